@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend interface: one way of registering memory for device DMA and of making a device
+ * move data into and out of that memory.
+ *
+ * A backend is one file under src/backends/ that ends in one `const struct fp_backend`.
+ * Scenarios only call the fp_dev_*() dispatcher (backends.c), never a backend directly, and
+ * never test a backend's name: they ask for capabilities (enum fp_caps) in their table row.
+ * The dispatcher checks the call order and the limits once, so backends need not.
+ */
+#ifndef FORKPIN_BACKEND_H
+#define FORKPIN_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+
+/* Capability bits: what a backend can do. Scenarios and memory types state what they need. */
+enum fp_caps {
+	/* register takes long-term pins (FOLL_PIN | FOLL_LONGTERM): the kernel's fork guarantee
+	 * (early COW of maybe-pinned pages) applies. Backends without it are API checks or
+	 * negative controls. */
+	FP_CAP_PINS = 1u << 0,
+	/* the device can write into the registered range (DMA to host) */
+	FP_CAP_DMA_TO_HOST = 1u << 1,
+	/* the device can read the registered range (DMA from host) */
+	FP_CAP_DMA_FROM_HOST = 1u << 2,
+	/* a DMA can be programmed before the data moves: *_start returns with the transfer
+	 * queued and the data moves later, at the latest during dma_wait (in-flight scenario) */
+	FP_CAP_QUEUED_DMA = 1u << 3,
+	/* register honours FP_ACCESS_READ_ONLY with a read-only pin (no FOLL_WRITE) */
+	FP_CAP_READ_ONLY_PIN = 1u << 4,
+	/* the mapping behind a registration may be any memory type (hugetlb, shmem, file) */
+	FP_CAP_ANY_MEMORY = 1u << 5,
+};
+
+/* How a range is registered. */
+enum fp_access {
+	FP_ACCESS_READ_WRITE = 0, /* device may read and write the range */
+	FP_ACCESS_READ_ONLY = 1,  /* device only reads: a read-only pin where supported */
+};
+
+/* Limits a backend reports; the dispatcher enforces them. */
+struct fp_limits {
+	/* largest single transfer; the dispatcher splits longer synchronous transfers */
+	size_t max_transfer;
+	/* largest range one registration may cover (0: no limit) */
+	size_t max_register;
+	/* bytes a case should move at most, so one case stays well inside its watchdog
+	 * (a slow engine such as QEMU's edu needs ~100 ms per transfer); 0: no limit */
+	size_t case_budget;
+	/* required alignment of offsets and lengths of a transfer (1: none) */
+	size_t align;
+};
+
+struct fp_dev;
+struct fp_reg;
+
+/*
+ * struct fp_backend_ops - what a backend implements. All functions return 0 or a negative
+ * errno; on failure they describe the cause with fp_dev_error() (call, errno, how to fix).
+ * A missing capability or device is -ENODEV (the case is a SKIP, with the message as reason).
+ */
+struct fp_backend_ops {
+	/*
+	 * open - acquire the device and any staging resources (queues, source buffers).
+	 * @dev: dispatcher-owned handle; store private state in dev->priv.
+	 * Called: once per case, in the case's own process, before any other op.
+	 * Guarantees: on success the device is ready for register; on failure nothing is left
+	 * allocated. -ENODEV when there is no usable device (SKIP).
+	 */
+	int (*open)(struct fp_dev *dev);
+
+	/*
+	 * reg - register [addr, addr+len) for DMA with @access.
+	 * Called: after open; at most one registration is live per case.
+	 * Guarantees: on success, when FP_CAP_PINS is set, the pages are pinned as the device
+	 * will see them (the physical pages the process maps now); later DMA through @reg goes
+	 * to exactly those pages, whatever happens to the page tables.
+	 * Stores the backend's registration state in *@priv.
+	 */
+	int (*reg)(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv);
+
+	/*
+	 * dma_to_host_start - program the device to write @len bytes of @src into the
+	 * registered range at @off.
+	 * Called: with a live registration, no DMA outstanding, @len <= max_transfer.
+	 * Guarantees: @src is copied into backend-owned staging before return (the caller may
+	 * reuse it); the data lands in the pinned pages no later than when dma_wait returns 0;
+	 * nothing outside [off, off+len) of the range is written.
+	 */
+	int (*dma_to_host_start)(struct fp_dev *dev, void *reg, size_t off, const void *src,
+				 size_t len);
+
+	/*
+	 * dma_from_host_start - program the device to read @len bytes of the registered range
+	 * at @off.
+	 * Called: as dma_to_host_start.
+	 * Guarantees: when dma_wait returns 0, @dst holds what the device read from the pinned
+	 * pages; @dst must stay valid until then.
+	 */
+	int (*dma_from_host_start)(struct fp_dev *dev, void *reg, size_t off, void *dst,
+				   size_t len);
+
+	/*
+	 * dma_wait - wait for the outstanding DMA to complete.
+	 * Called: after one *_start that returned 0.
+	 * Guarantees: bounded in time (a device that does not complete within the backend's
+	 * own deadline is -ETIMEDOUT, described); returns after all DMA has ended.
+	 */
+	int (*dma_wait)(struct fp_dev *dev, void *reg);
+
+	/*
+	 * dereg - release the registration (unpin).
+	 * Called: for every successful reg, also on error paths, before close.
+	 */
+	void (*dereg)(struct fp_dev *dev, void *reg);
+
+	/* close - release everything open acquired. Called once, also after failures. */
+	void (*close)(struct fp_dev *dev);
+
+	/*
+	 * fingerprint - add what identifies this backend's stack (library versions, device
+	 * names, firmware) to @env. Called in the main process, once per run; must not fail.
+	 */
+	void (*fingerprint)(struct fp_env *env);
+
+	/*
+	 * check_options - validate this backend's options before any case runs (unknown device,
+	 * malformed BDF, port down). Called once in the main process when a selected case uses
+	 * the backend. Returns 0, or -EINVAL with a one-line message in @err naming the fix
+	 * (forkpin exits 2). Optional.
+	 */
+	int (*check_options)(char *err, size_t err_size);
+};
+
+/*
+ * struct fp_option - a command-line option a backend adds to `forkpin run/list/env`
+ * (fio-style option tables). The CLI builds its long options from every backend's table.
+ */
+struct fp_option {
+	const char *name; /* long option without dashes, e.g. "device" */
+	const char *arg;  /* metavariable for the help ("NAME[:PORT]"), NULL for a flag */
+	const char *env;  /* environment variable that sets it too, or NULL */
+	const char *help; /* one line */
+};
+
+/* The value of option @name from the command line (else its env var), "1" for a set flag,
+ * or NULL when not given. Usable in every process of a run. */
+const char *fp_option_get(const char *name);
+
+/* struct fp_backend - one row of the backends[] table (backends.c). */
+struct fp_backend {
+	const char *name;    /* the CLI word and the first part of a case id */
+	const char *summary; /* one line for `forkpin list` */
+	unsigned caps;	     /* enum fp_caps */
+	struct fp_limits limits;
+	/* non-NULL: every case of this backend is a negative control that must be detected;
+	 * the text says why it must fail */
+	const char *control;
+	/* non-NULL: compiled without the library this backend needs; the text says how to get
+	 * it. Its cases are listed and SKIP with this reason. */
+	const char *unavailable;
+	const struct fp_backend_ops *ops;
+	const struct fp_option *options; /* terminated by a zeroed entry; may be NULL */
+};
+
+/* struct fp_dev - the dispatcher's handle for one open backend in one case. */
+struct fp_dev {
+	const struct fp_backend *be;
+	void *priv;		/* the backend's private state */
+	void *reg;		/* the live registration, or NULL */
+	void *reg_addr;		/* its range */
+	size_t reg_len;
+	bool dma_outstanding;	/* a *_start returned 0 and dma_wait has not run */
+	char error[512];	/* the last failure, described */
+};
+
+/* Record why the last operation failed; returns @err (a negative errno) for tail calls. */
+int fp_dev_error(struct fp_dev *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The registry. */
+extern const struct fp_backend *const fp_backends[];
+extern const size_t fp_backend_count;
+const struct fp_backend *fp_backend_find(const char *name);
+
+/* Dispatcher: the only way scenarios reach a backend. Each checks order and limits. */
+int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be);
+int fp_dev_register(struct fp_dev *dev, void *addr, size_t len, enum fp_access access);
+int fp_dev_dma_to_host_start(struct fp_dev *dev, size_t off, const void *src, size_t len);
+int fp_dev_dma_from_host_start(struct fp_dev *dev, size_t off, void *dst, size_t len);
+int fp_dev_dma_wait(struct fp_dev *dev);
+/* Synchronous transfers of any length, split at max_transfer. */
+int fp_dev_dma_to_host(struct fp_dev *dev, size_t off, const void *src, size_t len);
+int fp_dev_dma_from_host(struct fp_dev *dev, size_t off, void *dst, size_t len);
+void fp_dev_deregister(struct fp_dev *dev);
+/* Deregisters a live registration (after waiting for DMA), then closes. Idempotent. */
+void fp_dev_close(struct fp_dev *dev);
+
+#endif

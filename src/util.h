@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by every file: time, sysfs reads, exact I/O. */
+#ifndef FORKPIN_UTIL_H
+#define FORKPIN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic time in nanoseconds. */
+uint64_t fp_now_ns(void);
+
+/* Read the first line of a small file into @buf without the newline; -errno on failure. */
+int fp_read_line(const char *path, char *buf, size_t size);
+/* Read a file holding one unsigned number; -errno on failure or garbage. */
+int fp_read_ulong(const char *path, unsigned long *out);
+/* Write @text to a sysfs/procfs file; -errno on failure. */
+int fp_write_text(const char *path, const char *text);
+
+/* write()/read() all of @len bytes, retrying on EINTR and short transfers; -errno on error,
+ * -EPIPE on end of file. */
+int fp_write_all(int fd, const void *buf, size_t len);
+int fp_read_all(int fd, void *buf, size_t len);
+/* Wait up to @timeout_ms for @fd to become readable: 1 ready, 0 timed out, -errno. */
+int fp_wait_readable(int fd, int timeout_ms);
+
+/* Human-readable size ("2 MiB", "4 KiB", "1000 B") into @buf. */
+const char *fp_format_size(size_t bytes, char *buf, size_t size);
+/* Parse "64", "64k", "2M", "1G" (binary units); false on garbage or overflow. */
+bool fp_parse_size(const char *text, size_t *out);
+/* Parse a positive decimal number of seconds ("5", "0.5"); false on garbage. */
+bool fp_parse_seconds(const char *text, double *out);
+
+/* True when the process has CAP_IPC_LOCK in its effective set (pins escape RLIMIT_MEMLOCK). */
+bool fp_has_cap_ipc_lock(void);
+
+#endif
