@@ -30,7 +30,7 @@
 
 /* The drivers, probed in order by PCI vendor:device. One line per driver file. */
 static const struct vfio_driver *const vfio_drivers[] = {
-	&vfio_edu_driver,
+    &vfio_edu_driver,
 };
 
 /* IOVAs below this are never used: an IOVA of 0 or near it is more likely a bug. */
@@ -47,7 +47,7 @@ struct vfio_state {
 	struct vfio_pci pci;
 	bool driver_ready;
 	char bdf[16];
-	size_t page; /* granule of every mapping: max(system page, IOMMU page) */
+	size_t page;	     /* granule of every mapping: max(system page, IOMMU page) */
 	uint64_t iova_limit; /* last IOVA the device can reach */
 	struct vfio_alloc allocs[VFIO_MAX_ALLOCS];
 	/* staging: the device's other end of every transfer; MAP_SHARED and MADV_DONTFORK so
@@ -72,14 +72,14 @@ struct vfio_reg {
 };
 
 static const struct fp_option vfio_options[] = {
-	{
-		.name = "vfio-device",
-		.arg = "BDF",
-		.env = "FORKPIN_VFIO_BDF",
-		.help = "PCI device bound to vfio-pci that the vfio backend drives "
-			"(e.g. 0000:00:03.0; bind one with setup/vfio-bind BDF)",
-	},
-	{0},
+    {
+	.name = "vfio-device",
+	.arg = "BDF",
+	.env = "FORKPIN_VFIO_BDF",
+	.help = "PCI device bound to vfio-pci that the vfio backend drives "
+		"(e.g. 0000:00:03.0; bind one with setup/vfio-bind BDF)",
+    },
+    {0},
 };
 
 bool vfio_bdf_parse(const char *text, char *out, size_t size)
@@ -131,8 +131,8 @@ static int vfio_bound_driver(const char *bdf, char *buf, size_t size)
 static int vfio_pci_rw(struct vfio_pci *pci, bool write, uint64_t off, void *val, size_t size,
 		       const char *what)
 {
-	ssize_t n = write ? pwrite(pci->fd, val, size, (off_t)off)
-			  : pread(pci->fd, val, size, (off_t)off);
+	ssize_t n =
+	    write ? pwrite(pci->fd, val, size, (off_t)off) : pread(pci->fd, val, size, (off_t)off);
 
 	if (n == (ssize_t)size)
 		return 0;
@@ -223,8 +223,8 @@ static int vfio_pci_regions(struct vfio_pci *pci)
 
 /* ---- IOVA allocation: first fit inside the IOMMU's ranges and the driver's DMA mask ---- */
 
-static int vfio_iova_alloc(struct fp_dev *dev, struct vfio_state *st, uint64_t len,
-			   uint64_t align, uint64_t *iova)
+static int vfio_iova_alloc(struct fp_dev *dev, struct vfio_state *st, uint64_t len, uint64_t align,
+			   uint64_t *iova)
 {
 	struct vfio_alloc *slot = NULL;
 
@@ -386,8 +386,10 @@ static int vfio_open(struct fp_dev *dev)
 	st->iommu.dev = dev;
 	st->iommu.ops = &vfio_type1_ops;
 	if (!vfio_bdf_parse(opt, st->bdf, sizeof(st->bdf))) {
-		ret = fp_dev_error(dev, -EINVAL, "--vfio-device '%s': not a PCI address "
-						 "(DDDD:BB:DD.F, see lspci -D)", opt);
+		ret = fp_dev_error(dev, -EINVAL,
+				   "--vfio-device '%s': not a PCI address "
+				   "(DDDD:BB:DD.F, see lspci -D)",
+				   opt);
 		goto err;
 	}
 
@@ -446,8 +448,7 @@ err:
 	return ret;
 }
 
-static int vfio_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access,
-		    void **priv)
+static int vfio_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv)
 {
 	struct vfio_state *st = dev->priv;
 	uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(st->page - 1);
@@ -584,9 +585,18 @@ static void vfio_fingerprint(struct fp_env *env)
 	} else {
 		fp_env_set(env, "vfio.iommu_group", "(none)");
 	}
-	fp_env_set(env, "vfio.iommu_frontend", "type1 (%s)",
-		   access("/sys/module/vfio_iommu_type1", F_OK) == 0 ? "vfio_iommu_type1 loaded"
-								     : "vfio_iommu_type1 not loaded");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		fp_env_set(env, "vfio.iommu", "%s", strrchr(target, '/') + 1);
+	}
+	if (fp_read_line("/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", buf,
+			 sizeof(buf)) == 0)
+		fp_env_set(env, "vfio.type1_allow_unsafe_interrupts", "%s", buf);
+	else
+		fp_env_set(env, "vfio.type1_allow_unsafe_interrupts",
+			   "(vfio_iommu_type1 not loaded)");
 }
 
 static int vfio_check_options(char *err, size_t err_size)
@@ -621,31 +631,31 @@ static int vfio_check_options(char *err, size_t err_size)
 }
 
 static const struct fp_backend_ops vfio_ops = {
-	.open = vfio_open,
-	.reg = vfio_reg,
-	.dma_to_host_start = vfio_dma_to_host_start,
-	.dma_from_host_start = vfio_dma_from_host_start,
-	.dma_wait = vfio_dma_wait,
-	.dereg = vfio_dereg,
-	.close = vfio_close,
-	.fingerprint = vfio_fingerprint,
-	.check_options = vfio_check_options,
+    .open = vfio_open,
+    .reg = vfio_reg,
+    .dma_to_host_start = vfio_dma_to_host_start,
+    .dma_from_host_start = vfio_dma_from_host_start,
+    .dma_wait = vfio_dma_wait,
+    .dereg = vfio_dereg,
+    .close = vfio_close,
+    .fingerprint = vfio_fingerprint,
+    .check_options = vfio_check_options,
 };
 
 const struct fp_backend fp_backend_vfio = {
-	.name = "vfio",
-	.summary = "VFIO Type1 MAP_DMA pin; a PCI device (QEMU edu) DMAs through the IOMMU",
-	.caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |
-		FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
-	/* edu's limits: 2048 bytes per command, ~100-200 ms per transfer, so a case moves
-	 * one page each way at most */
-	.limits =
-		{
-			.max_transfer = 2048,
-			.max_register = 64u << 20,
-			.case_budget = 4096,
-			.align = 1,
-		},
-	.ops = &vfio_ops,
-	.options = vfio_options,
+    .name = "vfio",
+    .summary = "VFIO Type1 MAP_DMA pin; a PCI device (QEMU edu) DMAs through the IOMMU",
+    .caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |
+	    FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
+    /* edu's limits: 2048 bytes per command, ~100-200 ms per transfer, so a case moves
+     * one page each way at most */
+    .limits =
+	{
+	    .max_transfer = 2048,
+	    .max_register = 64u << 20,
+	    .case_budget = 4096,
+	    .align = 1,
+	},
+    .ops = &vfio_ops,
+    .options = vfio_options,
 };

@@ -34,9 +34,9 @@ struct vfio_iommu_ops;
 /* struct vfio_iommu - one open IOMMU context (a Type1 container, later an IOAS). */
 struct vfio_iommu {
 	const struct vfio_iommu_ops *ops;
-	struct fp_dev *dev;   /* where failures are described (fp_dev_error) */
-	const char *mode;     /* "type1v2", "type1": for messages and the fingerprint */
-	uint64_t pgsize_min;  /* smallest IOMMU page size: IOVA/vaddr/length alignment */
+	struct fp_dev *dev;  /* where failures are described (fp_dev_error) */
+	const char *mode;    /* "type1v2", "type1": for messages and the fingerprint */
+	uint64_t pgsize_min; /* smallest IOMMU page size: IOVA/vaddr/length alignment */
 	struct vfio_iova_span ranges[VFIO_MAX_IOVA_RANGES]; /* usable IOVAs, sorted */
 	size_t nranges;
 	void *priv; /* the front end's state */
@@ -62,8 +62,7 @@ struct vfio_iommu_ops {
 	 * before return and stay the device's view until unmap, whatever happens to the page
 	 * tables.
 	 */
-	int (*map)(struct vfio_iommu *iommu, void *vaddr, size_t len, uint64_t iova,
-		   bool writable);
+	int (*map)(struct vfio_iommu *iommu, void *vaddr, size_t len, uint64_t iova, bool writable);
 	/* unmap - undo one map exactly (same @iova and @len); unpins. */
 	int (*unmap)(struct vfio_iommu *iommu, uint64_t iova, size_t len);
 	/* close - release the context (unmaps what is left). Called once after open. */
@@ -105,8 +104,8 @@ int vfio_pci_enable_bus_master(struct vfio_pci *pci);
  * errno described with fp_dev_error() on pci->dev.
  */
 struct vfio_driver {
-	const char *name;    /* "edu" */
-	const char *summary; /* one line for the fingerprint and docs */
+	const char *name;	 /* "edu" */
+	const char *summary;	 /* one line for the fingerprint and docs */
 	uint16_t vendor, device; /* PCI IDs this driver probes for */
 
 	/* Limits. */

@@ -43,9 +43,9 @@
 #define EDU_CMD_RUN	0x1 /* set to start; cleared by the device when the copy is done */
 #define EDU_CMD_TO_HOST 0x2 /* direction: 0 host -> edu buffer, 1 edu buffer -> host */
 
-#define EDU_BUF_ADDR	0x40000 /* the internal buffer's device address */
-#define EDU_MAX_XFER	2048	/* see the off-by-one quirk above */
-#define EDU_DMA_BITS	28
+#define EDU_BUF_ADDR 0x40000 /* the internal buffer's device address */
+#define EDU_MAX_XFER 2048    /* see the off-by-one quirk above */
+#define EDU_DMA_BITS 28
 
 /* Bound on one hop: the timer is 100 ms, but a loaded TCG host can be slow to run it. */
 #define EDU_HOP_TIMEOUT_MS 5000
@@ -81,10 +81,11 @@ static int edu_poll_idle(struct vfio_pci *pci, const char *what)
 		if (!(cmd & EDU_CMD_RUN))
 			break;
 		if (fp_now_ns() > deadline)
-			return fp_dev_error(pci->dev, -ETIMEDOUT,
-					    "edu %s: %s: DMA command register still 0x%x after %d ms "
-					    "(the QEMU edu timer did not fire)",
-					    pci->bdf, what, cmd, EDU_HOP_TIMEOUT_MS);
+			return fp_dev_error(
+			    pci->dev, -ETIMEDOUT,
+			    "edu %s: %s: DMA command register still 0x%x after %d ms "
+			    "(the QEMU edu timer did not fire)",
+			    pci->bdf, what, cmd, EDU_HOP_TIMEOUT_MS);
 		nanosleep(&pause, NULL);
 	}
 	if (to_edu(pci))
@@ -201,24 +202,25 @@ static void edu_remove(struct vfio_pci *pci)
 	/* Never leave a command running into mappings that are about to go away. */
 	(void)edu_poll_idle(pci, "remove");
 	if (getenv("FORKPIN_VFIO_STATS"))
-		fprintf(stderr, "vfio-stats: edu %s: %u DMA hops, %.1f ms waiting for the edu timer\n",
+		fprintf(stderr,
+			"vfio-stats: edu %s: %u DMA hops, %.1f ms waiting for the edu timer\n",
 			pci->bdf, st->hops, st->wait_ns / 1e6);
 	free(st);
 	pci->driver_priv = NULL;
 }
 
 const struct vfio_driver vfio_edu_driver = {
-	.name = "edu",
-	.summary = "QEMU edu (1234:11e8): 4 KiB buffer DMA engine, ~100 ms per command",
-	.vendor = 0x1234,
-	.device = 0x11e8,
-	.max_transfer = EDU_MAX_XFER,
-	.align = 1,
-	.dma_bits = EDU_DMA_BITS,
-	.region_size = 0,
-	.init = edu_init,
-	.to_host_start = edu_to_host_start,
-	.from_host_start = edu_from_host_start,
-	.wait = edu_wait,
-	.remove = edu_remove,
+    .name = "edu",
+    .summary = "QEMU edu (1234:11e8): 4 KiB buffer DMA engine, ~100 ms per command",
+    .vendor = 0x1234,
+    .device = 0x11e8,
+    .max_transfer = EDU_MAX_XFER,
+    .align = 1,
+    .dma_bits = EDU_DMA_BITS,
+    .region_size = 0,
+    .init = edu_init,
+    .to_host_start = edu_to_host_start,
+    .from_host_start = edu_from_host_start,
+    .wait = edu_wait,
+    .remove = edu_remove,
 };

@@ -156,8 +156,8 @@ static int type1_read_info(struct vfio_iommu *iommu, int container)
 			struct vfio_iommu_type1_info_cap_iova_range *cap = (void *)hdr;
 			uint32_t n = cap->nr_iovas;
 
-			if (n == 0 || off + sizeof(*cap) + n * sizeof(cap->iova_ranges[0]) >
-					      info->argsz) {
+			if (n == 0 ||
+			    off + sizeof(*cap) + n * sizeof(cap->iova_ranges[0]) > info->argsz) {
 				free(info);
 				return fp_dev_error(iommu->dev, -EPROTO,
 						    "VFIO_IOMMU_GET_INFO: bad IOVA range "
@@ -168,8 +168,8 @@ static int type1_read_info(struct vfio_iommu *iommu, int container)
 				n = VFIO_MAX_IOVA_RANGES;
 			for (uint32_t i = 0; i < n; i++)
 				iommu->ranges[i] = (struct vfio_iova_span){
-					.start = cap->iova_ranges[i].start,
-					.last = cap->iova_ranges[i].end,
+				    .start = cap->iova_ranges[i].start,
+				    .last = cap->iova_ranges[i].end,
 				};
 			iommu->nranges = n;
 		}
@@ -252,8 +252,16 @@ static int type1_open(struct vfio_iommu *iommu, const char *bdf, int *device_fd)
 		goto err;
 	}
 	if (ioctl(st->container, VFIO_SET_IOMMU, type)) {
-		ret = fp_dev_error(iommu->dev, -errno, "VFIO_SET_IOMMU(%s): %s", iommu->mode,
-				   strerror(errno));
+		if (errno == EPERM) /* type1 refuses an IOMMU that cannot isolate MSIs */
+			ret = fp_dev_error(iommu->dev, -ENODEV,
+					   "VFIO_SET_IOMMU(%s): %s: the IOMMU has no interrupt "
+					   "remapping (virtio-iommu on x86, or intremap off); on a "
+					   "test machine allow it with echo 1 > /sys/module/"
+					   "vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+					   iommu->mode, strerror(errno));
+		else
+			ret = fp_dev_error(iommu->dev, -errno, "VFIO_SET_IOMMU(%s): %s",
+					   iommu->mode, strerror(errno));
 		goto err;
 	}
 	ret = type1_read_info(iommu, st->container);
@@ -277,23 +285,23 @@ static int type1_map(struct vfio_iommu *iommu, void *vaddr, size_t len, uint64_t
 		     bool writable)
 {
 	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | (writable ? VFIO_DMA_MAP_FLAG_WRITE : 0),
-		.vaddr = (uintptr_t)vaddr,
-		.iova = iova,
-		.size = len,
+	    .argsz = sizeof(map),
+	    .flags = VFIO_DMA_MAP_FLAG_READ | (writable ? VFIO_DMA_MAP_FLAG_WRITE : 0),
+	    .vaddr = (uintptr_t)vaddr,
+	    .iova = iova,
+	    .size = len,
 	};
 
 	if (ioctl(to_type1(iommu)->container, VFIO_IOMMU_MAP_DMA, &map)) {
 		int err = errno;
 
-		return fp_dev_error(iommu->dev, -err,
-				    "VFIO_IOMMU_MAP_DMA(vaddr %p, iova 0x%llx, %zu bytes, %s): %s%s",
-				    vaddr, (unsigned long long)iova, len, writable ? "rw" : "ro",
-				    strerror(err),
-				    err == ENOMEM ? ": RLIMIT_MEMLOCK too low? raise it with "
-						    "ulimit -l"
-						  : "");
+		return fp_dev_error(
+		    iommu->dev, -err,
+		    "VFIO_IOMMU_MAP_DMA(vaddr %p, iova 0x%llx, %zu bytes, %s): %s%s", vaddr,
+		    (unsigned long long)iova, len, writable ? "rw" : "ro", strerror(err),
+		    err == ENOMEM ? ": RLIMIT_MEMLOCK too low? raise it with "
+				    "ulimit -l"
+				  : "");
 	}
 	return 0;
 }
@@ -301,9 +309,9 @@ static int type1_map(struct vfio_iommu *iommu, void *vaddr, size_t len, uint64_t
 static int type1_unmap(struct vfio_iommu *iommu, uint64_t iova, size_t len)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.iova = iova,
-		.size = len,
+	    .argsz = sizeof(unmap),
+	    .iova = iova,
+	    .size = len,
 	};
 
 	if (ioctl(to_type1(iommu)->container, VFIO_IOMMU_UNMAP_DMA, &unmap))
@@ -325,9 +333,9 @@ static void type1_close(struct vfio_iommu *iommu)
 }
 
 const struct vfio_iommu_ops vfio_type1_ops = {
-	.name = "type1",
-	.open = type1_open,
-	.map = type1_map,
-	.unmap = type1_unmap,
-	.close = type1_close,
+    .name = "type1",
+    .open = type1_open,
+    .map = type1_map,
+    .unmap = type1_unmap,
+    .close = type1_close,
 };
