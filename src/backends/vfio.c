@@ -122,7 +122,10 @@ static int vfio_bound_driver(const char *bdf, char *buf, size_t size)
 	}
 	target[n] = '\0';
 	base = strrchr(target, '/');
-	snprintf(buf, size, "%s", base ? base + 1 : target);
+	base = base ? base + 1 : target;
+	if (strlen(base) >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, strlen(base) + 1);
 	return 0;
 }
 
@@ -642,7 +645,7 @@ static const struct fp_backend_ops vfio_ops = {
     .check_options = vfio_check_options,
 };
 
-const struct fp_backend fp_backend_vfio = {
+const struct fp_backend fp_vfio_backend = {
     .name = "vfio",
     .summary = "VFIO Type1 MAP_DMA pin; a PCI device (QEMU edu) DMAs through the IOMMU",
     .caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../backend.h"
+#include "backends.h"
 
 #define VFIO_MAX_IOVA_RANGES 16
 
