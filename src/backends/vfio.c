@@ -568,9 +568,11 @@ static void vfio_fingerprint(struct fp_env *env)
 	}
 	fp_env_set(env, "vfio.device", "%s", bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
-	fp_read_ulong(path, &vendor);
+	if (fp_read_line(path, buf, sizeof(buf)) == 0)
+		vendor = strtoul(buf, NULL, 16);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
-	fp_read_ulong(path, &device);
+	if (fp_read_line(path, buf, sizeof(buf)) == 0)
+		device = strtoul(buf, NULL, 16);
 	fp_env_set(env, "vfio.device_id", "%04lx:%04lx", vendor, device);
 	drv = vfio_driver_probe((uint16_t)vendor, (uint16_t)device);
 	fp_env_set(env, "vfio.forkpin_driver", "%s", drv ? drv->name : "(none)");
