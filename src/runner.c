@@ -172,6 +172,8 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	res->memtype = c->mt->name;
 	res->scenario = c->sc->name;
 	res->control = c->control != NULL;
+	/* Orphans of the case come back to us, so reap_group() can reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(NULL); /* the case process must not flush our buffered output again */
 	if (pipe2(pipefd, O_CLOEXEC) || (pid = fork()) < 0) {
 		outcome_set(&res->outcome, FP_STATUS_ERROR, "cannot start the case: %s",
@@ -211,7 +213,6 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 	size_t i, r;
 
 	memset(totals, 0, sizeof(*totals));
-	prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of a case come back to us to be reaped */
 	sigaction(SIGINT, &sa, NULL);
 	for (r = 0; r < nreporters; r++)
 		reporters[r]->begin(reporters[r]->state, n, env);
