@@ -172,7 +172,7 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	build_longopts(cli);
 	opterr = 0;
 	optind = 2; /* after the command word */
-	while ((c = getopt_long(argc, argv, "+b:m:s:vh", cli->longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:m:s:vh", cli->longopts, NULL)) != -1) {
 		if (c == '?')
 			usage_error("unknown or incomplete option '%s': `forkpin --help` lists the "
 				    "options",

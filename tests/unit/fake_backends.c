@@ -54,8 +54,7 @@ static void fake_close(struct fp_dev *dev)
 	(void)dev;
 }
 
-static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access,
-		    void **priv)
+static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv)
 {
 	struct fake_reg *r = calloc(1, sizeof(*r));
 
@@ -118,26 +117,28 @@ static int fake_wait(struct fp_dev *dev, void *reg)
 }
 
 static const struct fp_backend_ops fake_ops = {
-	.open = fake_open,
-	.reg = fake_reg,
-	.dma_to_host_start = fake_to_host,
-	.dma_from_host_start = fake_from_host,
-	.dma_wait = fake_wait,
-	.dereg = fake_dereg,
-	.close = fake_close,
+    .open = fake_open,
+    .reg = fake_reg,
+    .dma_to_host_start = fake_to_host,
+    .dma_from_host_start = fake_from_host,
+    .dma_wait = fake_wait,
+    .dereg = fake_dereg,
+    .close = fake_close,
 };
 
-#define FAKE_CAPS                                                                                \
-	(FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |           \
+#define FAKE_CAPS                                                                                  \
+	(FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |             \
 	 FP_CAP_READ_ONLY_PIN)
 
-const struct fp_backend fake_ideal_backend = {
-	.name = "ideal", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192, .align = 1},
-	.ops = &fake_ops};
+const struct fp_backend fake_ideal_backend = {.name = "ideal",
+					      .caps = FAKE_CAPS,
+					      .limits = {.max_transfer = 8192, .align = 1},
+					      .ops = &fake_ops};
 
-const struct fp_backend fake_cow_bug_backend = {
-	.name = "cow-bug", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192, .align = 1},
-	.ops = &fake_ops};
+const struct fp_backend fake_cow_bug_backend = {.name = "cow-bug",
+						.caps = FAKE_CAPS,
+						.limits = {.max_transfer = 8192, .align = 1},
+						.ops = &fake_ops};
 
 static int crash_open(struct fp_dev *dev)
 {
@@ -167,6 +168,6 @@ static const struct fp_backend_ops crash_ops = {.open = crash_open, .close = fak
 static const struct fp_backend_ops hang_ops = {.open = hang_open, .close = fake_close};
 
 const struct fp_backend fake_crash_backend = {
-	.name = "crash", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &crash_ops};
+    .name = "crash", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &crash_ops};
 const struct fp_backend fake_hang_backend = {
-	.name = "hang", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &hang_ops};
+    .name = "hang", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &hang_ops};

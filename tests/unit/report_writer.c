@@ -12,8 +12,12 @@
 static struct fp_result make(const char *id, const char *be, const char *mem, const char *sc,
 			     enum fp_verdict v, enum fp_status st, const char *reason, bool control)
 {
-	struct fp_result r = {.backend = be, .memtype = mem, .scenario = sc, .verdict = v,
-			      .control = control, .duration_s = 0.0125};
+	struct fp_result r = {.backend = be,
+			      .memtype = mem,
+			      .scenario = sc,
+			      .verdict = v,
+			      .control = control,
+			      .duration_s = 0.0125};
 
 	snprintf(r.id, sizeof(r.id), "%s", id);
 	r.outcome.status = st;
@@ -42,9 +46,9 @@ int main(int argc, char **argv)
 		      "parent: 1/16 pages hold <child 0's data> & \"more\"\x01: leak", false);
 	res[2] = make("be/anon/skip", "be", "anon", "skip", FP_VERDICT_SKIP, FP_STATUS_SKIP,
 		      "need 1 free huge page", false);
-	res[3] = make("be/anon/ctl", "be", "anon", "ctl", FP_VERDICT_CONTROL_DETECTED,
-		      FP_STATUS_MISMATCH, "device wrote into a page the parent no longer maps",
-		      true);
+	res[3] =
+	    make("be/anon/ctl", "be", "anon", "ctl", FP_VERDICT_CONTROL_DETECTED,
+		 FP_STATUS_MISMATCH, "device wrote into a page the parent no longer maps", true);
 	rep[0] = fp_json_reporter(argv[1]);
 	rep[1] = fp_junit_reporter(argv[2]);
 	if (!rep[0] || !rep[1]) {

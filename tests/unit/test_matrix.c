@@ -32,8 +32,8 @@ static void test_full_matrix(void)
 	bool shared_control = false, ids_ok = true;
 	long i;
 
-	ok(n > 50 && (size_t)n < fp_matrix_size(), "the matrix has %ld cases, fewer than the product",
-	   n);
+	ok(n > 50 && (size_t)n < fp_matrix_size(),
+	   "the matrix has %ld cases, fewer than the product", n);
 	ok(n > 0 && all_ids_unique((size_t)n), "every case id is unique");
 	for (i = 0; i < n; i++) {
 		char expect[96];
@@ -62,8 +62,8 @@ static void test_glob(void)
 static void test_lists(void)
 {
 	char csv[] = "anon,memfd";
-	struct fp_filter f = {.backends = {"iouring"}, .nbackends = 1, .scenarios = {"nested"},
-			      .nscenarios = 1};
+	struct fp_filter f = {
+	    .backends = {"iouring"}, .nbackends = 1, .scenarios = {"nested"}, .nscenarios = 1};
 	char err[256];
 	long n;
 
@@ -71,7 +71,7 @@ static void test_lists(void)
 	   "a comma list splits into names");
 	n = select_with(&f, err);
 	ok(n == 2 && !strcmp(cases[0].id, "iouring/anon/nested") &&
-		   !strcmp(cases[1].id, "iouring/memfd/nested"),
+	       !strcmp(cases[1].id, "iouring/memfd/nested"),
 	   "--backend/--mem/--scenario intersect, in table order");
 }
 
@@ -81,12 +81,14 @@ static void test_errors(void)
 	struct fp_filter f2 = {.memtypes = {"anonn"}, .nmemtypes = 1};
 	struct fp_filter f3 = {.scenarios = {"nope"}, .nscenarios = 1};
 	struct fp_filter f4 = {.patterns = {"iouring/*", "zzz*"}, .npatterns = 2};
-	struct fp_filter f5 = {.backends = {"vmsplice"}, .nbackends = 1, .scenarios = {"child-writes"},
+	struct fp_filter f5 = {.backends = {"vmsplice"},
+			       .nbackends = 1,
+			       .scenarios = {"child-writes"},
 			       .nscenarios = 1};
 	char err[256];
 
 	ok(select_with(&f1, err) < 0 && strstr(err, "unknown backend 'iouringg'") &&
-		   strstr(err, "forkpin list"),
+	       strstr(err, "forkpin list"),
 	   "unknown backend: %s", err);
 	ok(select_with(&f2, err) < 0 && strstr(err, "unknown memory type 'anonn'"),
 	   "unknown memory type: %s", err);
@@ -114,8 +116,8 @@ static void test_exclusions(void)
 	   "a control backend does not run on shared memory");
 	ok(fp_case_excluded(fp_backend_find("iouring"), anon,
 			    fp_scenario_find("hugetlb-pool-empty")) != NULL &&
-		   fp_case_excluded(fp_backend_find("iouring"), huge,
-				    fp_scenario_find("hugetlb-pool-empty")) == NULL,
+	       fp_case_excluded(fp_backend_find("iouring"), huge,
+				fp_scenario_find("hugetlb-pool-empty")) == NULL,
 	   "hugetlb-pool-empty runs on hugetlb only");
 }
 

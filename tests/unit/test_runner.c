@@ -30,7 +30,7 @@ static void test_crash_is_a_failure(void)
 
 	fp_run_case(&c, &opt, &r);
 	ok(r.verdict == FP_VERDICT_FAIL && r.outcome.status == FP_STATUS_SIGNAL &&
-		   strstr(r.outcome.reason, "signal 11"),
+	       strstr(r.outcome.reason, "signal 11"),
 	   "a case that segfaults is FAIL(signal): %s", r.outcome.reason);
 }
 
@@ -50,7 +50,8 @@ static void test_hang_is_killed_with_its_group(void)
 	fp_run_case(&c, &opt, &r);
 	ok(r.verdict == FP_VERDICT_FAIL && r.outcome.status == FP_STATUS_TIMEOUT,
 	   "a hanging case is FAIL(timeout): %s", r.outcome.reason);
-	ok(r.duration_s >= 0.3 && r.duration_s < 3, "the watchdog fired after %.2f s", r.duration_s);
+	ok(r.duration_s >= 0.3 && r.duration_s < 3, "the watchdog fired after %.2f s",
+	   r.duration_s);
 	if (read(fds[0], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
 		grandchild = 0;
 	ok(grandchild > 0, "the case left a grandchild (pid %d)", (int)grandchild);

@@ -15,16 +15,16 @@ static const struct {
 	const char *scenario;
 	const char *diagnosis;
 } expected[] = {
-	{"child-writes", "device wrote into a page the parent no longer maps"},
-	{"parent-writes", "device wrote into a page the parent no longer maps"},
-	{"child-alive", "device wrote into a page the parent no longer maps"},
-	{"device-reads", "device read stale data"},
-	{"device-reads-ro", "device read stale data"},
-	{"fork-exec", "device wrote into a page the parent no longer maps"},
-	{"posix-spawn", NULL}, /* no fork: the vfork-style clone shares the address space */
-	{"many-children", "device wrote into a page the parent no longer maps"},
-	{"nested", "device wrote into a page the parent no longer maps"},
-	{"in-flight", "device wrote into a page the parent no longer maps"},
+    {"child-writes", "device wrote into a page the parent no longer maps"},
+    {"parent-writes", "device wrote into a page the parent no longer maps"},
+    {"child-alive", "device wrote into a page the parent no longer maps"},
+    {"device-reads", "device read stale data"},
+    {"device-reads-ro", "device read stale data"},
+    {"fork-exec", "device wrote into a page the parent no longer maps"},
+    {"posix-spawn", NULL}, /* no fork: the vfork-style clone shares the address space */
+    {"many-children", "device wrote into a page the parent no longer maps"},
+    {"nested", "device wrote into a page the parent no longer maps"},
+    {"in-flight", "device wrote into a page the parent no longer maps"},
 };
 
 static struct fp_result run(const struct fp_backend *be, const char *mem, const char *sc)
@@ -65,15 +65,15 @@ static void test_ideal_and_bug(const char *mem)
 		struct fp_result good = run(&fake_ideal_backend, mem, sc);
 		struct fp_result bad = run(&fake_cow_bug_backend, mem, sc);
 
-		ok(good.outcome.status == FP_STATUS_PASS, "%s/%s passes with a perfect device %s", mem,
-		   sc, good.outcome.reason);
+		ok(good.outcome.status == FP_STATUS_PASS, "%s/%s passes with a perfect device %s",
+		   mem, sc, good.outcome.reason);
 		if (want)
 			ok(bad.outcome.status == FP_STATUS_MISMATCH &&
-				   strstr(bad.outcome.reason, want),
+			       strstr(bad.outcome.reason, want),
 			   "%s/%s fails under the COW bug: %s", mem, sc, bad.outcome.reason);
 		else
-			ok(bad.outcome.status == FP_STATUS_PASS, "%s/%s needs no fork: passes %s", mem,
-			   sc, bad.outcome.reason);
+			ok(bad.outcome.status == FP_STATUS_PASS, "%s/%s needs no fork: passes %s",
+			   mem, sc, bad.outcome.reason);
 	}
 }
 
@@ -87,8 +87,8 @@ static void test_shared_memory_expectations(void)
 	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		struct fp_result r = run(&fake_ideal_backend, "memfd", shared[i]);
 
-		ok(r.outcome.status == FP_STATUS_PASS, "memfd/%s: sharing is expected %s", shared[i],
-		   r.outcome.reason);
+		ok(r.outcome.status == FP_STATUS_PASS, "memfd/%s: sharing is expected %s",
+		   shared[i], r.outcome.reason);
 	}
 }
 

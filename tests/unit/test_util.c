@@ -16,7 +16,7 @@ static void test_sizes(void)
 	ok(fp_parse_size("1GiB", &v) && v == (1u << 30), "1GiB");
 	ok(fp_parse_size("4k", &v) && v == 4096, "4k");
 	ok(!fp_parse_size("-1", &v) && !fp_parse_size("12x", &v) && !fp_parse_size("", &v) &&
-		   !fp_parse_size("99999999999999999999G", &v),
+	       !fp_parse_size("99999999999999999999G", &v),
 	   "negative, garbage, empty and overflowing sizes are refused");
 }
 
@@ -27,7 +27,7 @@ static void test_seconds(void)
 	ok(fp_parse_seconds("5", &s) && s == 5.0, "5 seconds");
 	ok(fp_parse_seconds("0.25", &s) && s == 0.25, "0.25 seconds");
 	ok(!fp_parse_seconds("0", &s) && !fp_parse_seconds("-3", &s) &&
-		   !fp_parse_seconds("ten", &s) && !fp_parse_seconds("5s", &s),
+	       !fp_parse_seconds("ten", &s) && !fp_parse_seconds("5s", &s),
 	   "zero, negative and non-numeric timeouts are refused");
 }
 

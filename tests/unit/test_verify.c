@@ -34,8 +34,8 @@ static void test_clean_buffer_passes(void)
 
 	fp_pattern_fill(buf, 0, sizeof(buf), SEED, FP_DEVICE);
 	chk = check(0, sizeof(buf), FP_DEVICE);
-	ok(fp_check_ok(&chk) && chk.pages == PAGES, "a buffer of the device's data passes (%zu pages)",
-	   chk.pages);
+	ok(fp_check_ok(&chk) && chk.pages == PAGES,
+	   "a buffer of the device's data passes (%zu pages)", chk.pages);
 	chk = check(0, sizeof(buf), FP_PARENT_NEW);
 	ok(!fp_check_ok(&chk) && chk.by_writer[FP_DEVICE] == PAGES,
 	   "the same buffer fails against another writer, every page traced to the device");
@@ -50,10 +50,12 @@ static void test_lost_dma_is_named(void)
 	fp_pattern_fill(buf + 3 * PAGE, 3 * PAGE, PAGE, SEED, FP_PARENT_NEW);
 	chk = check(0, sizeof(buf), FP_DEVICE);
 	d = diagnose(&chk, FP_OBS_PARENT, FP_DEVICE);
-	ok(chk.bad_pages == 1 && chk.first_bad_off == 3 * PAGE, "one stale page found at its offset");
+	ok(chk.bad_pages == 1 && chk.first_bad_off == 3 * PAGE,
+	   "one stale page found at its offset");
 	ok(strstr(d, "device wrote into a page the parent no longer maps") != NULL,
 	   "parent's own data where the device's belongs: %s", d);
-	ok(strstr(d, "1/8 pages") && strstr(d, "0x3000"), "diagnosis counts pages and gives the offset");
+	ok(strstr(d, "1/8 pages") && strstr(d, "0x3000"),
+	   "diagnosis counts pages and gives the offset");
 }
 
 static void test_child_leak_is_named(void)
