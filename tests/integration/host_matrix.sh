@@ -15,11 +15,11 @@ ok $([ $rc -eq 0 ] && echo 0 || echo 1) "forkpin run on this host exits 0 (got $
 python3 - "$tmp/r.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-n = 0
+failures = 0
 def ok(cond, what):
-    global n
-    n += 1
-    print(f"{'ok' if cond else 'not ok'} {n + 1000} - {what}")
+    global failures
+    failures += not cond
+    print(f"# {'ok' if cond else 'NOT OK'}: {what}")
 cases = r["cases"]
 plain = [c for c in cases if not c["control"]]
 controls = [c for c in cases if c["control"]]
@@ -40,9 +40,10 @@ ok(dn and all("device wrote into a page the parent no longer maps" in c["diagnos
 vs = [c for c in ran_controls if c["backend"] == "vmsplice"]
 ok(vs and all("device read" in c["diagnosis"] for c in vs),
    "vmsplice reads are diagnosed as wrong device reads")
+sys.exit(1 if failures else 0)
 PY
-ok $? "JSON checks"
-python3 "$here/check_reports.py" "$tmp/r.json" "$tmp/r.xml" --failed 0 | sed 's/^\(not \)\?ok /&2/'
+ok $? "the JSON report shows every case passed or skipped and every control detected"
+python3 "$here/check_reports.py" "$tmp/r.json" "$tmp/r.xml" --failed 0 | sed 's/^/# /'
 ok "${PIPESTATUS[0]}" "JSON and JUnit agree"
 
 # TAP in kselftest style.
