@@ -219,7 +219,7 @@ kc_get() {
 			kc_unlock
 		fi
 		if [ -f "$cache/$rel/initramfs.img" ]; then
-			echo "$rel" >"$cache/alias-$sel.tmp" && mv "$cache/alias-$sel.tmp" "$cache/alias-$sel"
+			echo "$rel" >"$cache/alias-$sel.$$" && mv "$cache/alias-$sel.$$" "$cache/alias-$sel"
 		fi
 	elif [ -f "$cache/alias-$sel" ]; then
 		rel=$(cat "$cache/alias-$sel")
