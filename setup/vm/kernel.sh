@@ -145,7 +145,7 @@ kc_install_tree() {
 		[ -f "$f" ] && cp "$f" "$tmp/config"
 	done
 	timeout 300 depmod -b "$root" "$rel" || kc_fail "depmod -b $root $rel failed"
-	rm -rf "$root/boot" "$root/usr/share"
+	rm -rf "${root:?}/boot" "${root:?}/usr/share"
 	kc_initramfs "$root/lib/modules/$rel" "$tmp/initramfs.img"
 	echo "$label" >"$tmp/package"
 	rm -f "$tmp"/*.deb "$tmp/download.log"
