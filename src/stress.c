@@ -270,8 +270,7 @@ static void *writer_main(void *arg)
 		}
 		if (wrote)
 			bump(&run->writer_passes);
-		else
-			sched_yield();
+		sched_yield(); /* one pass per turn: the forker and the workers need the CPUs */
 	}
 	return NULL;
 }
