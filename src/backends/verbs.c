@@ -14,7 +14,7 @@
  * no pins, the device follows the process's page tables through MMU notifiers).
  */
 #define _GNU_SOURCE
-#include "../backend.h"
+#include "backends.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,25 +53,7 @@ static const struct fp_option verbs_options[] = {
 /* soft-RoCE under QEMU TCG moves ~30 MB/s: keep a case to a few seconds of traffic */
 #define VERBS_CASE_BUDGET (64u << 20)
 
-#ifndef HAVE_LIBIBVERBS
-
-const struct fp_backend fp_backend_verbs = {
-    .name = "verbs",
-    .summary = "RDMA verbs: ibv_reg_mr pins, RDMA WRITE/READ over a loopback RC QP pair",
-    .caps = VERBS_CAPS | FP_CAP_PINS | FP_CAP_READ_ONLY_PIN,
-    .unavailable = "built without libibverbs: install libibverbs-dev and reconfigure",
-    .options = verbs_options,
-};
-
-const struct fp_backend fp_backend_verbs_odp = {
-    .name = "verbs-odp",
-    .summary = "RDMA verbs with on-demand paging MRs (no pins: MMU notifiers)",
-    .caps = VERBS_CAPS,
-    .unavailable = "built without libibverbs: install libibverbs-dev and reconfigure",
-    .options = verbs_options,
-};
-
-#else /* HAVE_LIBIBVERBS */
+#if HAVE_LIBIBVERBS
 
 #include <fcntl.h>
 #include <poll.h>
@@ -866,34 +848,42 @@ static const struct fp_backend_ops verbs_odp_ops = {
     .check_options = verbs_check_options,
 };
 
-const struct fp_backend fp_backend_verbs = {
+#define VERBS_OPS	  (&verbs_ops)
+#define VERBS_ODP_OPS	  (&verbs_odp_ops)
+#define VERBS_UNAVAILABLE NULL
+#else
+#define VERBS_OPS	  NULL
+#define VERBS_ODP_OPS	  NULL
+#define VERBS_UNAVAILABLE "built without libibverbs: install libibverbs-dev and reconfigure"
+#endif /* HAVE_LIBIBVERBS */
+
+const struct fp_backend fp_verbs_backend = {
     .name = "verbs",
     .summary = "RDMA verbs: ibv_reg_mr pins, RDMA WRITE/READ over a loopback RC QP pair",
     .caps = VERBS_CAPS | FP_CAP_PINS | FP_CAP_READ_ONLY_PIN,
     .limits =
 	{
 	    .max_transfer = VERBS_MAX_TRANSFER,
-	    .max_register = 0,
 	    .case_budget = VERBS_CASE_BUDGET,
 	    .align = 1,
 	},
-    .ops = &verbs_ops,
+    .unavailable = VERBS_UNAVAILABLE,
+    .ops = VERBS_OPS,
     .options = verbs_options,
 };
 
-const struct fp_backend fp_backend_verbs_odp = {
+/* Shares the verbs row's options (listed once, under verbs). */
+const struct fp_backend fp_verbs_odp_backend = {
     .name = "verbs-odp",
-    .summary = "RDMA verbs with on-demand paging MRs (no pins: MMU notifiers)",
+    .summary = "RDMA verbs with on-demand paging MRs (no pins: the device follows MMU "
+	       "notifiers)",
     .caps = VERBS_CAPS,
     .limits =
 	{
 	    .max_transfer = VERBS_MAX_TRANSFER,
-	    .max_register = 0,
 	    .case_budget = VERBS_CASE_BUDGET,
 	    .align = 1,
 	},
-    .ops = &verbs_odp_ops,
-    .options = verbs_options,
+    .unavailable = VERBS_UNAVAILABLE,
+    .ops = VERBS_ODP_OPS,
 };
-
-#endif /* HAVE_LIBIBVERBS */

@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "verbs_env.h"
 
-#ifdef HAVE_LIBIBVERBS
+#if HAVE_LIBIBVERBS
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -45,7 +45,7 @@ static int verbs_mtu_bytes(enum ibv_mtu mtu)
 
 static const char *verbs_fork_status_str(int s)
 {
-#ifdef HAVE_IBV_IS_FORK_INITIALIZED
+#if HAVE_IBV_IS_FORK_INITIALIZED
 	switch (s) {
 	case IBV_FORK_DISABLED:
 		return "DISABLED";
@@ -163,7 +163,7 @@ static void verbs_fp_fork_probe(struct fp_env *env)
 		close(fds[0]);
 		setenv("RDMAV_FORK_SAFE", "1", 1);
 		res[0] = ibv_fork_init();
-#ifdef HAVE_IBV_IS_FORK_INITIALIZED
+#if HAVE_IBV_IS_FORK_INITIALIZED
 		res[1] = ibv_is_fork_initialized();
 #endif
 		if (p != MAP_FAILED)
@@ -287,7 +287,7 @@ void verbs_fingerprint(struct fp_env *env)
 		fp_env_set(env, "verbs.copy_on_fork", "%d", cof);
 	else
 		fp_env_set(env, "verbs.copy_on_fork", "unknown: %s", why);
-#ifdef HAVE_IBV_IS_FORK_INITIALIZED
+#if HAVE_IBV_IS_FORK_INITIALIZED
 	fp_env_set(env, "verbs.fork_status", "%s",
 		   verbs_fork_status_str(ibv_is_fork_initialized()));
 #else
