@@ -150,6 +150,10 @@ struct fp_option {
 /* The value of option @name from the command line (else its env var), "1" for a set flag,
  * or NULL when not given. Usable in every process of a run. */
 const char *fp_option_get(const char *name);
+/* Set an option's value from the command line (the CLI's side of fp_option_get). */
+int fp_option_set(const char *name, const char *value);
+/* The option table entry called @name across all backends, or NULL. */
+const struct fp_option *fp_option_find(const char *name);
 
 /* struct fp_backend - one row of the backends[] table (backends.c). */
 struct fp_backend {
@@ -170,17 +174,17 @@ struct fp_backend {
 /* struct fp_dev - the dispatcher's handle for one open backend in one case. */
 struct fp_dev {
 	const struct fp_backend *be;
-	void *priv;		/* the backend's private state */
-	void *reg;		/* the live registration, or NULL */
-	void *reg_addr;		/* its range */
+	void *priv;	/* the backend's private state */
+	void *reg;	/* the live registration, or NULL */
+	void *reg_addr; /* its range */
 	size_t reg_len;
-	bool dma_outstanding;	/* a *_start returned 0 and dma_wait has not run */
-	char error[512];	/* the last failure, described */
+	bool dma_outstanding; /* a *_start returned 0 and dma_wait has not run */
+	char error[512];      /* the last failure, described */
 };
 
 /* Record why the last operation failed; returns @err (a negative errno) for tail calls. */
 int fp_dev_error(struct fp_dev *dev, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The registry. */
 extern const struct fp_backend *const fp_backends[];

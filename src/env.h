@@ -22,7 +22,7 @@ struct fp_env {
 
 /* Add or replace @key; silently drops entries past FP_ENV_MAX (a fingerprint must not fail). */
 void fp_env_set(struct fp_env *env, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *fp_env_get(const struct fp_env *env, const char *key);
 
 /* Collect the host facts and every backend's fingerprint. */

@@ -45,8 +45,8 @@ const char *fp_case_excluded(const struct fp_backend *be, const struct fp_memtyp
  * selected, or -1 with a one-line message in @err when a filter names an unknown backend,
  * memory type or scenario, or a pattern selects nothing.
  */
-long fp_matrix_select(const struct fp_filter *filter, struct fp_case *cases, size_t max,
-		      char *err, size_t err_size);
+long fp_matrix_select(const struct fp_filter *filter, struct fp_case *cases, size_t max, char *err,
+		      size_t err_size);
 
 /* The largest number of cases the tables can produce. */
 size_t fp_matrix_size(void);

@@ -25,7 +25,7 @@ struct fp_mem {
 	size_t page_size; /* the page size that backs it (4 KiB, 2 MiB, 1 GiB) */
 	void *map;	  /* the whole mapping (buf lies inside) */
 	size_t map_len;
-	int fd;		  /* backing file, or -1 */
+	int fd; /* backing file, or -1 */
 	/* sub-page buffers: the unrelated data sharing buf's page, with a known pattern */
 	void *neighbour;
 	size_t neighbour_len;

@@ -19,8 +19,7 @@ struct fp_run_options {
 };
 
 /* Run one case in a child process and classify the outcome into @res. */
-void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt,
-		 struct fp_result *res);
+void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, struct fp_result *res);
 
 /* Run @n cases in order, feeding @reporters; fills @totals. */
 void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_options *opt,

@@ -36,19 +36,24 @@ struct fp_outcome {
 struct fp_ctx {
 	struct fp_dev *dev;
 	struct fp_mem *mem;
-	uint64_t seed;		 /* per-case pattern seed */
-	enum fp_access access;	 /* how to register */
+	uint64_t seed;	       /* per-case pattern seed */
+	enum fp_access access; /* how to register (from the scenario row) */
+	unsigned mem_flags;    /* enum fp_mem_flags of the memory type: sharing decides
+				* what each process must see */
 	struct fp_outcome *out;
-	int step_timeout_ms;	 /* bound for each wait on a child */
+	int step_timeout_ms; /* bound for each wait on a child */
+	bool dontfork;	     /* the registered range is MADV_DONTFORK (fork-init):
+			      * children have no mapping, and a touch is SIGSEGV */
 };
 
 struct fp_scenario {
 	const char *name;    /* CLI word, the last part of a case id */
 	const char *summary; /* one line for `forkpin list` */
 	void (*run)(struct fp_ctx *ctx);
-	unsigned needs_caps; /* enum fp_caps the backend must have */
-	unsigned mem_needs;  /* enum fp_mem_flags the memory type must have */
-	unsigned mem_avoid;  /* enum fp_mem_flags the memory type must not have */
+	unsigned needs_caps;   /* enum fp_caps the backend must have */
+	unsigned mem_needs;    /* enum fp_mem_flags the memory type must have */
+	unsigned mem_avoid;    /* enum fp_mem_flags the memory type must not have */
+	enum fp_access access; /* how the case registers the buffer */
 	/* non-NULL: a negative control; the case must FAIL its data check, and the text says
 	 * why (a control that passes means forkpin can no longer detect lost DMA) */
 	const char *control;
@@ -60,7 +65,7 @@ const struct fp_scenario *fp_scenario_find(const char *name);
 
 /* Record an outcome (first failure wins: later calls keep the first reason). */
 void fp_fail(struct fp_ctx *ctx, enum fp_status status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void fp_note(struct fp_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

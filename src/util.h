@@ -37,4 +37,12 @@ bool fp_parse_seconds(const char *text, double *out);
 /* True when the process has CAP_IPC_LOCK in its effective set (pins escape RLIMIT_MEMLOCK). */
 bool fp_has_cap_ipc_lock(void);
 
+/*
+ * Facts about the VMA that contains @addr, from /proc/self/smaps.
+ * fp_smaps_field: a "Name:  N kB" field in kB. fp_smaps_has_flag: 1 when VmFlags lists
+ * @flag (e.g. "dc" for MADV_DONTFORK, "hg" for MADV_HUGEPAGE), 0 when not. -ENOENT when no
+ * VMA contains @addr, other -errno when smaps cannot be read.
+ */
+int fp_smaps_field(const void *addr, const char *field, unsigned long *kb);
+int fp_smaps_has_flag(const void *addr, const char *flag);
 #endif

@@ -49,12 +49,12 @@ void fp_pattern_fill(void *p, size_t off, size_t len, uint64_t seed, enum fp_wri
 
 /* The result of checking a span of the buffer, page by page. */
 struct fp_check {
-	size_t pages;			      /* pages (or sub-page spans) checked */
-	size_t bad_pages;		      /* pages that did not hold the expected data */
-	size_t by_writer[FP_WRITER_COUNT];    /* bad pages holding that writer's data */
-	size_t zero, mixed, unknown;	      /* bad pages of the other kinds */
+	size_t pages;			   /* pages (or sub-page spans) checked */
+	size_t bad_pages;		   /* pages that did not hold the expected data */
+	size_t by_writer[FP_WRITER_COUNT]; /* bad pages holding that writer's data */
+	size_t zero, mixed, unknown;	   /* bad pages of the other kinds */
 	bool have_first_bad;
-	size_t first_bad_off;		      /* buffer offset of the first bad page */
+	size_t first_bad_off; /* buffer offset of the first bad page */
 	enum fp_seen first_bad_seen;
 	enum fp_writer first_bad_writer;
 };

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* Every backend's table row, for the registry in backends.c. One line per backend file. */
+#ifndef FORKPIN_BACKENDS_BACKENDS_H
+#define FORKPIN_BACKENDS_BACKENDS_H
+
+#include "../backend.h"
+
+extern const struct fp_backend fp_iouring_backend;
+extern const struct fp_backend fp_vmsplice_backend;
+
+#endif

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The memory types table. Each row maps a buffer the way some application would and faults
+ * every page in, so a registration pins real pages. A row that the machine cannot provide
+ * SKIPs and names the setting to change.
+ */
+#define _GNU_SOURCE
+#include "memtypes.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mman.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SZ_4K	    4096ul
+#define SZ_64K	    (64ul << 10)
+#define SZ_2M	    (2ul << 20)
+#define SZ_1G	    (1ul << 30)
+#define SUBPAGE_LEN 1024ul
+
+static size_t base_page(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int why_errno(char *why, size_t size, int err, const char *call)
+{
+	snprintf(why, size, "%s: %s", call, strerror(-err));
+	return err;
+}
+
+/* Fault every page in for writing, so registration pins present pages. */
+static void populate(void *p, size_t len)
+{
+	memset(p, 0, len);
+}
+
+/* ---- private anonymous, base pages -------------------------------------------------- */
+
+static int map_anon(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(MAP_PRIVATE|MAP_ANONYMOUS)");
+	/* Keep THP out, so this row really is base pages whatever the THP policy. */
+	madvise(m->map, len, MADV_NOHUGEPAGE);
+	m->map_len = len;
+	m->buf = m->map;
+	m->len = len;
+	m->page_size = base_page();
+	populate(m->buf, len);
+	return 0;
+}
+
+static void unmap_plain(struct fp_mem *m)
+{
+	munmap(m->map, m->map_len);
+	if (m->fd >= 0)
+		close(m->fd);
+}
+
+/* ---- THP ------------------------------------------------------------------------------ */
+
+static int thp_policy_allows(char *why, size_t ws)
+{
+	char line[128];
+
+	if (fp_read_line("/sys/kernel/mm/transparent_hugepage/enabled", line, sizeof(line))) {
+		snprintf(why, ws,
+			 "this kernel has no transparent hugepages (CONFIG_TRANSPARENT_HUGEPAGE)");
+		return -ENODEV;
+	}
+	if (strstr(line, "[never]")) {
+		snprintf(why, ws,
+			 "THP is disabled: echo madvise > "
+			 "/sys/kernel/mm/transparent_hugepage/enabled");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* Map a 2 MiB-aligned, PMD-mapped THP; verified through smaps AnonHugePages. */
+static int map_thp_pmd(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	unsigned long huge_kb = 0;
+	char *raw, *aligned;
+	int err = thp_policy_allows(why, ws);
+
+	if (err)
+		return err;
+	raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(THP)");
+	/* Trim to an aligned VMA of exactly len, so smaps describes only the buffer. */
+	aligned = (char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	munmap(aligned + len, (size_t)(raw + len + SZ_2M - (aligned + len)));
+	m->map = m->buf = aligned;
+	m->map_len = m->len = len;
+	m->page_size = SZ_2M;
+	if (madvise(aligned, len, MADV_HUGEPAGE))
+		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	populate(aligned, len);
+	err = fp_smaps_field(aligned, "AnonHugePages", &huge_kb);
+	if (err || huge_kb * 1024 < len) {
+		snprintf(
+		    why, ws,
+		    "the kernel did not back the buffer with a huge page (AnonHugePages %lu kB): "
+		    "memory fragmented or THP defrag off "
+		    "(/sys/kernel/mm/transparent_hugepage/defrag)",
+		    huge_kb);
+		munmap(aligned, len);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* A THP that is mapped by PTEs: mprotect of one subpage splits the PMD, not the folio. */
+static int map_thp_pte(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	unsigned long huge_kb = 1;
+	size_t page = base_page();
+	int err = map_thp_pmd(m, len, why, ws);
+
+	if (err)
+		return err;
+	if (mprotect((char *)m->buf + page, page, PROT_READ) ||
+	    mprotect((char *)m->buf + page, page, PROT_READ | PROT_WRITE)) {
+		err = why_errno(why, ws, -errno, "mprotect (PTE-mapping the THP)");
+		munmap(m->map, m->map_len);
+		return err;
+	}
+	fp_smaps_field(m->buf, "AnonHugePages", &huge_kb);
+	if (huge_kb) {
+		snprintf(why, ws, "the THP stayed PMD-mapped after mprotect (%lu kB)", huge_kb);
+		munmap(m->map, m->map_len);
+		return -ENODEV;
+	}
+	m->page_size = page;
+	return 0;
+}
+
+/* ---- hugetlb ------------------------------------------------------------------------- */
+
+unsigned long fp_hugetlb_free_pages(size_t page_size)
+{
+	char path[128];
+	unsigned long n = 0;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
+		 page_size / 1024);
+	return fp_read_ulong(path, &n) ? 0 : n;
+}
+
+static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_flag, char *why,
+		       size_t ws)
+{
+	char path[128], size_text[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB", page_size / 1024);
+	fp_format_size(page_size, size_text, sizeof(size_text));
+	if (access(path, F_OK)) {
+		snprintf(why, ws, "this kernel has no %s huge pages (%s missing)", size_text, path);
+		return -ENODEV;
+	}
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
+	if (m->map == MAP_FAILED) {
+		snprintf(
+		    why, ws,
+		    "need %zu free %s huge page(s), the pool has %lu free: raise %s/nr_hugepages "
+		    "(setup/hugetlb reserve)",
+		    len / page_size, size_text, fp_hugetlb_free_pages(page_size), path);
+		return -ENOSPC;
+	}
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = page_size;
+	populate(m->buf, len);
+	return 0;
+}
+
+static int map_hugetlb_2m(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	return map_hugetlb(m, len, SZ_2M, MAP_HUGE_2MB, why, ws);
+}
+
+static int map_hugetlb_1g(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	return map_hugetlb(m, len, SZ_1G, MAP_HUGE_1GB, why, ws);
+}
+
+/* ---- shared memory ------------------------------------------------------------------- */
+
+static int map_memfd(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	m->fd = memfd_create("forkpin-buffer", MFD_CLOEXEC);
+	if (m->fd < 0)
+		return why_errno(why, ws, -errno, "memfd_create");
+	if (ftruncate(m->fd, (off_t)len))
+		return why_errno(why, ws, -errno, "ftruncate(memfd)");
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(memfd, MAP_SHARED)");
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = base_page();
+	populate(m->buf, len);
+	return 0;
+}
+
+static int map_shared_anon(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(MAP_SHARED|MAP_ANONYMOUS)");
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = base_page();
+	populate(m->buf, len);
+	return 0;
+}
+
+/* ---- private file mapping ------------------------------------------------------------ */
+
+/* Pages start as the file's page-cache pages (read-faulted); the first write or a writable
+ * pin replaces them by anonymous copies: the COW path for file pages. */
+static int map_file_private(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	volatile const char *p;
+	size_t off;
+
+	m->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (m->fd < 0) {
+		snprintf(why, ws, "open(%s, O_TMPFILE): %s: set TMPDIR to a writable directory",
+			 dir, strerror(errno));
+		return -ENODEV;
+	}
+	if (ftruncate(m->fd, (off_t)len))
+		return why_errno(why, ws, -errno, "ftruncate(tmpfile)");
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->fd, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(file, MAP_PRIVATE)");
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = base_page();
+	for (p = m->buf, off = 0; off < len; off += m->page_size)
+		(void)p[off];
+	return 0;
+}
+
+/* ---- sub-page heap buffer ------------------------------------------------------------ */
+
+/* A 1 KiB heap buffer in the middle of a page whose other bytes hold unrelated data: what
+ * MADV_DONTFORK rounding (ibv_fork_init) takes away from a child. */
+static int map_subpage(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	size_t page = base_page();
+	int err = posix_memalign(&m->map, page, page);
+
+	if (err)
+		return why_errno(why, ws, -err, "posix_memalign");
+	m->map_len = page;
+	m->buf = (char *)m->map + page / 4;
+	m->len = len;
+	m->page_size = page;
+	m->neighbour = (char *)m->map + page / 4 + len;
+	m->neighbour_len = page - page / 4 - len;
+	populate(m->map, page);
+	return 0;
+}
+
+static void unmap_subpage(struct fp_mem *m)
+{
+	free(m->map);
+}
+
+/*
+ * The rows. Private rows are where fork's copy-on-write can hand a pinned page to the wrong
+ * process; shared rows check that sharing stays sharing (a child's write is visible).
+ */
+const struct fp_memtype fp_memtypes[] = {
+    /* The common case: malloc'd or mmap'd anonymous memory in 4 KiB pages (early COW of
+     * maybe-pinned PTEs, 70e806e4e645). */
+    {.name = "anon",
+     .summary = "private anonymous memory, base pages",
+     .len = SZ_64K,
+     .map = map_anon,
+     .unmap = unmap_plain},
+    /* A pinned PMD-mapped THP: fork must split it and copy at PTE level (d042035eaf5f). */
+    {.name = "thp-pmd",
+     .summary = "private THP, PMD-mapped (MADV_HUGEPAGE)",
+     .flags = FP_MEM_THP,
+     .len = SZ_2M,
+     .map = map_thp_pmd,
+     .unmap = unmap_plain},
+    /* A THP mapped by PTEs: the PTE copy path with a compound page behind it. */
+    {.name = "thp-pte",
+     .summary = "private THP, PTE-mapped (split PMD)",
+     .flags = FP_MEM_THP,
+     .len = SZ_2M,
+     .map = map_thp_pte,
+     .unmap = unmap_plain},
+    /* hugetlb has its own early COW (4eae4efa2c29) and needs a free pool page per copy. */
+    {.name = "hugetlb-2m",
+     .summary = "private hugetlb, 2 MiB pages",
+     .flags = FP_MEM_HUGETLB,
+     .len = SZ_2M,
+     .map = map_hugetlb_2m,
+     .unmap = unmap_plain},
+    {.name = "hugetlb-1g",
+     .summary = "private hugetlb, 1 GiB pages",
+     .flags = FP_MEM_HUGETLB,
+     .len = SZ_1G,
+     .map = map_hugetlb_1g,
+     .unmap = unmap_plain},
+    /* Shared by design: a child's writes must be visible, the device sees the same page. */
+    {.name = "memfd",
+     .summary = "memfd (shmem), MAP_SHARED",
+     .flags = FP_MEM_SHARED,
+     .len = SZ_64K,
+     .map = map_memfd,
+     .unmap = unmap_plain},
+    {.name = "shared-anon",
+     .summary = "anonymous MAP_SHARED",
+     .flags = FP_MEM_SHARED,
+     .len = SZ_64K,
+     .map = map_shared_anon,
+     .unmap = unmap_plain},
+    /* A private file mapping: the pin must replace page-cache pages by anonymous copies. */
+    {.name = "file-private",
+     .summary = "private mapping of a file",
+     .flags = FP_MEM_FILE,
+     .len = SZ_64K,
+     .map = map_file_private,
+     .unmap = unmap_plain},
+    /* A registration smaller than a page: its page also holds unrelated heap data. */
+    {.name = "malloc-subpage",
+     .summary = "1 KiB heap buffer sharing its page",
+     .flags = FP_MEM_SUBPAGE,
+     .len = SUBPAGE_LEN,
+     .map = map_subpage,
+     .unmap = unmap_subpage},
+};
+const size_t fp_memtype_count = sizeof(fp_memtypes) / sizeof(fp_memtypes[0]);
+
+const struct fp_memtype *fp_memtype_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < fp_memtype_count; i++)
+		if (!strcmp(fp_memtypes[i].name, name))
+			return &fp_memtypes[i];
+	return NULL;
+}
+
+int fp_mem_map(const struct fp_memtype *mt, struct fp_mem *mem, char *why, size_t why_size)
+{
+	int err;
+
+	memset(mem, 0, sizeof(*mem));
+	mem->fd = -1;
+	err = mt->map(mem, mt->len, why, why_size);
+	if (err && mem->fd >= 0)
+		close(mem->fd);
+	return err;
+}
+
+void fp_mem_unmap(const struct fp_memtype *mt, struct fp_mem *mem)
+{
+	mt->unmap(mem);
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* What every report format shares: totals, names, explanations and escaping. */
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
+{
+	switch (v) {
+	case FP_VERDICT_PASS:
+		t->pass++;
+		break;
+	case FP_VERDICT_FAIL:
+		t->fail++;
+		break;
+	case FP_VERDICT_SKIP:
+		t->skip++;
+		break;
+	case FP_VERDICT_CONTROL_DETECTED:
+		t->control_detected++;
+		break;
+	case FP_VERDICT_CONTROL_MISSED:
+		t->control_missed++;
+		break;
+	}
+}
+
+size_t fp_totals_passed(const struct fp_totals *t)
+{
+	return t->pass + t->control_detected;
+}
+
+size_t fp_totals_failed(const struct fp_totals *t)
+{
+	return t->fail + t->control_missed;
+}
+
+int fp_totals_exit_code(const struct fp_totals *t)
+{
+	if (fp_totals_failed(t))
+		return 1;
+	if (!fp_totals_passed(t))
+		return 4; /* KSFT_SKIP: nothing could run here */
+	return 0;
+}
+
+const char *fp_verdict_name(enum fp_verdict v)
+{
+	static const char *const names[] = {
+	    [FP_VERDICT_PASS] = "pass",
+	    [FP_VERDICT_FAIL] = "fail",
+	    [FP_VERDICT_SKIP] = "skip",
+	    [FP_VERDICT_CONTROL_DETECTED] = "control-detected",
+	    [FP_VERDICT_CONTROL_MISSED] = "control-missed",
+	};
+	return names[v];
+}
+
+const char *fp_status_name(enum fp_status s)
+{
+	static const char *const names[] = {
+	    [FP_STATUS_PASS] = "pass",	     [FP_STATUS_MISMATCH] = "mismatch",
+	    [FP_STATUS_ERROR] = "error",     [FP_STATUS_SKIP] = "skip",
+	    [FP_STATUS_TIMEOUT] = "timeout", [FP_STATUS_SIGNAL] = "signal",
+	};
+	return names[s];
+}
+
+const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
+{
+	const struct fp_outcome *o = &r->outcome;
+	const char *sep = o->note[0] ? " [" : "", *end = o->note[0] ? "]" : "";
+
+	switch (r->verdict) {
+	case FP_VERDICT_PASS:
+		snprintf(buf, size, "%s", o->note);
+		break;
+	case FP_VERDICT_CONTROL_DETECTED:
+		snprintf(buf, size, "control detected: %s%s%s%s", o->reason, sep, o->note, end);
+		break;
+	case FP_VERDICT_CONTROL_MISSED:
+		snprintf(buf, size,
+			 "control NOT detected: the check saw correct data where it must see lost "
+			 "DMA, so forkpin cannot detect breakage here%s%s%s",
+			 sep, o->note, end);
+		break;
+	case FP_VERDICT_SKIP:
+		snprintf(buf, size, "%s", o->reason);
+		break;
+	case FP_VERDICT_FAIL:
+		snprintf(buf, size, "%s: %s%s%s%s", fp_status_name(o->status), o->reason, sep,
+			 o->note, end);
+		break;
+	}
+	return buf;
+}
+
+void fp_json_write_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void fp_xml_write_escaped(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
+		default:
+			/* XML 1.0 forbids most control characters: drop them. */
+			if (c >= 0x20 || c == '\n' || c == '\t')
+				fputc(c, f);
+		}
+	}
+}
+
+void fp_reporter_free(struct fp_reporter *r)
+{
+	if (!r)
+		return;
+	free(r->state);
+	free(r);
+}
