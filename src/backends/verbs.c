@@ -10,6 +10,15 @@
  * Work requests are posted in *_start and their completion is polled in dma_wait, bounded by
  * a deadline, so a fork can happen while the transfer is queued (FP_CAP_QUEUED_DMA).
  *
+ * The gate: a device such as rxe executes an RDMA WRITE within microseconds of the post, so
+ * without help the data would have moved before the caller forks, and the "in-flight" case
+ * would test nothing. Every transfer is therefore posted behind a zero-byte SEND for which
+ * the responder has no receive buffer yet: the responder answers RNR NAK, the requester
+ * retries forever (rnr_retry 7), and RC ordering keeps the RDMA operation queued behind the
+ * SEND. dma_wait opens the gate by posting the receive; the data moves then, as the
+ * FP_CAP_QUEUED_DMA guarantee says. The cost is one RNR retry delay per transfer (one
+ * jiffy on rxe).
+ *
  * Two rows share the hooks: `verbs` (pinned MRs) and `verbs-odp` (IBV_ACCESS_ON_DEMAND MRs:
  * no pins, the device follows the process's page tables through MMU notifiers).
  */
@@ -66,6 +75,10 @@ static const struct fp_option verbs_options[] = {
 #include "../rdma_nl.h"
 #include "../util.h"
 #include "verbs_env.h"
+
+/* wr_ids of the gate's SEND and receive (transfers count up from 1) */
+#define VERBS_GATE_WR_ID (UINT64_MAX - 1)
+#define VERBS_OPEN_WR_ID UINT64_MAX
 
 /* Bound for one completion (a transfer of at most VERBS_MAX_TRANSFER). */
 #define VERBS_DEADLINE_MS 5000
@@ -401,7 +414,7 @@ static int verbs_connect(struct fp_dev *dev, struct verbs_state *st, struct ibv_
 	    .dest_qp_num = remote->qp_num,
 	    .rq_psn = 0,
 	    .max_dest_rd_atomic = 1,
-	    .min_rnr_timer = 12,
+	    .min_rnr_timer = 1, /* 0.01 ms: the gate's retry delay */
 	    .ah_attr =
 		{
 		    .dlid = st->p.attr.lid,
@@ -454,7 +467,7 @@ static struct ibv_qp *verbs_create_qp(struct verbs_state *st)
 	    .cap =
 		{
 		    .max_send_wr = 4,
-		    .max_recv_wr = 1,
+		    .max_recv_wr = 4,
 		    .max_send_sge = 1,
 		    .max_recv_sge = 1,
 		},
@@ -679,6 +692,12 @@ static int verbs_post(struct fp_dev *dev, struct verbs_reg *r, enum ibv_wr_opcod
 		    .rkey = r->mr->rkey,
 		},
 	};
+	/* zero bytes, unsignaled: RNR-NAKed until dma_wait posts the receive */
+	struct ibv_send_wr gate = {
+	    .wr_id = VERBS_GATE_WR_ID,
+	    .opcode = IBV_WR_SEND,
+	    .next = &wr,
+	};
 	struct ibv_send_wr *bad = NULL;
 	int ret;
 
@@ -694,9 +713,10 @@ static int verbs_post(struct fp_dev *dev, struct verbs_reg *r, enum ibv_wr_opcod
 		st->posted = false;
 		return 0;
 	}
-	ret = ibv_post_send(st->req, &wr, &bad);
+	ret = ibv_post_send(st->req, &gate, &bad);
 	if (ret)
-		return fp_dev_error(dev, -ret, "ibv_post_send(%s, %zu bytes at offset %zu): %s",
+		return fp_dev_error(dev, -ret,
+				    "ibv_post_send(gate SEND + %s, %zu bytes at offset %zu): %s",
 				    verbs_opcode_str(op), len, off, strerror(ret));
 	st->posted = true;
 	return 0;
@@ -732,15 +752,57 @@ static const char *verbs_qp_state_now(struct ibv_qp *qp)
 	return verbs_qp_state_str(attr.qp_state);
 }
 
+/* What a completion belongs to, for messages. */
+static const char *verbs_wc_what(const struct verbs_state *st, uint64_t wr_id)
+{
+	if (wr_id == VERBS_GATE_WR_ID)
+		return "the gate SEND";
+	if (wr_id == VERBS_OPEN_WR_ID)
+		return "the gate receive";
+	return verbs_opcode_str(st->opcode);
+}
+
+/* Open the gate: the receive that lets the queued SEND, and the transfer behind it, go. */
+static int verbs_open_gate(struct fp_dev *dev, struct verbs_state *st)
+{
+	struct ibv_recv_wr wr = {.wr_id = VERBS_OPEN_WR_ID}, *bad = NULL;
+	int ret = ibv_post_recv(st->resp, &wr, &bad);
+
+	if (ret)
+		return fp_dev_error(dev, -ret, "ibv_post_recv(gate, responder QP %u is %s): %s",
+				    st->resp->qp_num, verbs_qp_state_now(st->resp), strerror(ret));
+	return 0;
+}
+
+/* Sleep on the completion channel until an event or the deadline. */
+static void verbs_sleep_cq(struct verbs_state *st, uint64_t deadline, uint64_t now)
+{
+	struct pollfd pfd = {.fd = st->chan->fd, .events = POLLIN};
+	int ms = (int)((deadline - now) / 1000000u) + 1;
+
+	if (poll(&pfd, 1, ms) > 0) {
+		struct ibv_cq *cq;
+		void *cq_ctx;
+
+		if (ibv_get_cq_event(st->chan, &cq, &cq_ctx) == 0)
+			ibv_ack_cq_events(cq, 1);
+	}
+}
+
 static int verbs_dma_wait(struct fp_dev *dev, void *reg)
 {
 	struct verbs_state *st = to_verbs_state(dev);
 	uint64_t deadline = fp_now_ns() + (uint64_t)VERBS_DEADLINE_MS * 1000000u;
 	bool armed = false;
+	int ret;
 
 	(void)reg;
 	if (!st->posted)
 		goto done;
+	st->posted = false;
+	ret = verbs_open_gate(dev, st);
+	if (ret)
+		return ret;
 	for (;;) {
 		struct ibv_wc wc;
 		int n = ibv_poll_cq(st->cq, 1, &wc);
@@ -749,28 +811,27 @@ static int verbs_dma_wait(struct fp_dev *dev, void *reg)
 		if (n < 0)
 			return fp_dev_error(dev, -EIO, "ibv_poll_cq: failed (%d) waiting for %s", n,
 					    verbs_opcode_str(st->opcode));
-		if (n == 1) {
-			if (wc.wr_id != st->wr_id)
-				continue; /* a stale completion of an earlier transfer */
-			st->posted = false;
-			if (wc.status != IBV_WC_SUCCESS)
-				return fp_dev_error(
-				    dev, -EIO,
-				    "%s of %zu bytes at offset %zu completed with status '%s' "
-				    "(%d, vendor error 0x%x); requester QP %u is now %s",
-				    verbs_opcode_str(st->opcode), st->len, st->off,
-				    ibv_wc_status_str(wc.status), wc.status, wc.vendor_err,
-				    st->req->qp_num, verbs_qp_state_now(st->req));
+		if (n == 1 && wc.status != IBV_WC_SUCCESS)
+			return fp_dev_error(
+			    dev, -EIO,
+			    "%s (%s of %zu bytes at offset %zu) completed with status '%s' "
+			    "(%d, vendor error 0x%x); requester QP %u is now %s",
+			    verbs_wc_what(st, wc.wr_id), verbs_opcode_str(st->opcode), st->len,
+			    st->off, ibv_wc_status_str(wc.status), wc.status, wc.vendor_err,
+			    st->req->qp_num, verbs_qp_state_now(st->req));
+		if (n == 1 && wc.wr_id == st->wr_id)
 			break;
-		}
+		if (n == 1)
+			continue; /* the gate's receive, or an earlier transfer's leftovers */
 		now = fp_now_ns();
 		if (now >= deadline)
 			return fp_dev_error(
 			    dev, -ETIMEDOUT,
-			    "%s of %zu bytes at offset %zu: no completion within %d "
-			    "ms; requester QP %u is %s",
+			    "%s of %zu bytes at offset %zu: no completion within %d ms after "
+			    "opening the gate; requester QP %u is %s, responder QP %u is %s",
 			    verbs_opcode_str(st->opcode), st->len, st->off, VERBS_DEADLINE_MS,
-			    st->req->qp_num, verbs_qp_state_now(st->req));
+			    st->req->qp_num, verbs_qp_state_now(st->req), st->resp->qp_num,
+			    verbs_qp_state_now(st->resp));
 		if (!armed) {
 			/* arm, then poll again before sleeping: no completion slips between */
 			if (ibv_req_notify_cq(st->cq, 0))
@@ -779,19 +840,8 @@ static int verbs_dma_wait(struct fp_dev *dev, void *reg)
 			armed = true;
 			continue;
 		}
-		{
-			struct pollfd pfd = {.fd = st->chan->fd, .events = POLLIN};
-			int ms = (int)((deadline - now) / 1000000u) + 1;
-
-			if (poll(&pfd, 1, ms) > 0) {
-				struct ibv_cq *cq;
-				void *cq_ctx;
-
-				if (ibv_get_cq_event(st->chan, &cq, &cq_ctx) == 0)
-					ibv_ack_cq_events(cq, 1);
-			}
-			armed = false;
-		}
+		verbs_sleep_cq(st, deadline, now);
+		armed = false;
 	}
 done:
 	if (st->opcode == IBV_WR_RDMA_READ && st->dst && st->len)
