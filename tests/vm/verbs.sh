@@ -25,12 +25,18 @@ fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 tmp=$(mktemp -d /tmp/forkpin-verbs.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${FORKPIN_KEEP:-}" ]; then
+	echo "# keeping $tmp"
+else
+	trap 'rm -rf "$tmp"' EXIT
+fi
 mkdir -p "$tmp/out"
 
 # In the guest: both modes, each run's TAP, stderr, JSON and exit status to $FORKPIN_VM_OUT.
+# TMPDIR=/dev/shm: the guest's /tmp is an overlay without O_TMPFILE (file-backed memory types).
 # shellcheck disable=SC2016 # expanded by the guest's shell
 guest_script='
+export TMPDIR=/dev/shm
 for mode in default fork-init; do
 	flag=
 	[ "$mode" = fork-init ] && flag=--fork-init
@@ -39,9 +45,17 @@ for mode in default fork-init; do
 	echo $? >"$FORKPIN_VM_OUT/$mode.rc"
 done
 '
-"$top/setup/vm/run" --out "$tmp/out" "$@" -- env FORKPIN="$bin" sh -c "$guest_script" \
-	>"$tmp/vm.log" 2>&1
-vm_rc=$?
+# Exit 3 is a guest that did not finish (TCG boots rarely panic in early timer setup): once
+# more, then it counts.
+for try in 1 2; do
+	"$top/setup/vm/run" --out "$tmp/out" "$@" -- env FORKPIN="$bin" sh -c "$guest_script" \
+		>"$tmp/vm.log" 2>&1
+	vm_rc=$?
+	if [ "$vm_rc" != 3 ] || [ "$try" = 2 ]; then
+		break
+	fi
+	echo "# the guest did not finish ($(grep -m1 -o 'panic.*' "$tmp/vm.log")): booting again"
+done
 
 # The verdicts, from the JSON reports (python3: the host has it; the guest needs nothing).
 python3 - "$tmp/out" "$vm_rc" "$tmp/vm.log" <<'PY'
@@ -83,18 +97,18 @@ for mode in ("default", "fork-init"):
     ran = [c for c in verbs if not c["control"] and c["result"] != "skip"]
     bad = [c for c in verbs if c["result"] in ("fail", "control-missed")]
     skipped = [c for c in verbs if c["result"] == "skip"]
-    controls = [c for c in verbs if c["control"]]
+    controls = [c for c in verbs if c["control"] and c["result"] != "skip"]
     check(f"{mode}: forkpin exited 0 (got {rc})", rc == 0,
-          [f"{c['id']}: {c['result']}: {c['explain']}" for c in cases
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in cases
            if c["result"] in ("fail", "control-missed")][:20])
     check(f"{mode}: {len(ran)} verbs cases ran and none failed ({len(bad)} failed)",
-          ran and not bad, [f"{c['id']}: {c['result']}: {c['explain']}" for c in bad][:20])
+          ran and not bad, [f"{c['id']}: {c['result']}: {c['explanation']}" for c in bad][:20])
     check(f"{mode}: no verbs case skipped for want of the device ({len(skipped)} skipped)",
-          not any("no RDMA device" in c["reason"] for c in skipped),
-          [f"{c['id']}: {c['reason']}" for c in skipped][:10])
-    check(f"{mode}: every verbs negative control was detected ({len(controls)} controls)",
+          not any("no RDMA device" in c["diagnosis"] for c in skipped),
+          [f"{c['id']}: {c['diagnosis']}" for c in skipped][:10])
+    check(f"{mode}: every verbs negative control that ran was detected ({len(controls)} ran)",
           controls and all(c["result"] == "control-detected" for c in controls),
-          [f"{c['id']}: {c['result']}: {c['explain']}" for c in controls
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in controls
            if c["result"] != "control-detected"])
     dontfork_notes = [c for c in verbs if "MADV_DONTFORK" in c.get("note", "")]
     if mode == "default":
@@ -109,10 +123,14 @@ for mode in ("default", "fork-init"):
             check("fork-init: # SKIP this rdma-core does not apply DONTFORK: " + effect, True)
     odp_bad = [c for c in odp if c["result"] in ("fail", "control-missed")]
     odp_caps = env.get("verbs.rxe0.odp", "?")
-    check(f"{mode}: verbs-odp passed or skipped for lack of ODP (rxe0 odp: {odp_caps})",
-          not odp_bad and all(c["result"] != "skip" or "on-demand paging" in c["reason"]
-                              for c in odp),
-          [f"{c['id']}: {c['result']}: {c['explain']}" for c in odp_bad][:10])
+    odp_ok = [c for c in odp if c["result"] != "skip"]
+    odp_why = "no ODP" if odp_caps == "none" else "ODP"
+    # without ODP caps every runnable verbs-odp case must skip saying so (memory-type skips
+    # are decided first); with them, none may fail
+    check(f"{mode}: verbs-odp: {len(odp_ok)} ran, none failed (rxe0 reports {odp_why})",
+          not odp_bad and (odp_caps != "none" or not odp_ok) and
+          any("on-demand paging" in c["diagnosis"] for c in odp) == (odp_caps == "none"),
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in odp_bad][:10])
 print("TAP version 13")
 print(f"1..{n}")
 print("\n".join(lines))
