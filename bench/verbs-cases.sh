@@ -23,6 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # shellcheck disable=SC2016 # expanded by the guest's shell
 guest_script='
+export TMPDIR=/dev/shm # the guest /tmp (overlay) has no O_TMPFILE
 for mode in default fork-init; do
 	flag=
 	[ "$mode" = fork-init ] && flag=--fork-init
