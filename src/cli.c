@@ -31,6 +31,7 @@ enum {
 	OPT_JUNIT,
 	OPT_SEED,
 	OPT_TIMEOUT,
+	OPT_REPEAT,
 	OPT_BACKEND_OPTION, /* first of the backends' options */
 };
 
@@ -40,6 +41,7 @@ struct cli {
 	struct fp_run_options run;
 	const char *json_path, *junit_path;
 	bool verbose;
+	unsigned long repeat; /* run each selected case this many times */
 	struct option longopts[MAX_LONG_OPTIONS];
 	const struct fp_option *backend_opts[MAX_LONG_OPTIONS];
 };
@@ -65,7 +67,7 @@ static void print_help(FILE *f)
 	    f,
 	    "usage: forkpin list [PATTERN...] [FILTERS]\n"
 	    "       forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] "
-	    "[--junit FILE] [--seed N] [-v]\n"
+	    "[--junit FILE] [--seed N] [--repeat N] [-v]\n"
 	    "       forkpin env  [--json FILE]\n"
 	    "       forkpin vm   [VM OPTIONS] [RUN ARGUMENTS]   (see docs/vm.md)\n"
 	    "\n"
@@ -92,6 +94,7 @@ static void build_longopts(struct cli *cli)
 	    {"json", required_argument, NULL, OPT_JSON},
 	    {"junit", required_argument, NULL, OPT_JUNIT},
 	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"repeat", required_argument, NULL, OPT_REPEAT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	};
@@ -139,6 +142,15 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_JUNIT:
 		cli->junit_path = arg;
 		break;
+	case OPT_REPEAT: {
+		char *end;
+
+		errno = 0;
+		cli->repeat = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || cli->repeat == 0 || cli->repeat > 100000)
+			usage_error("--repeat '%s': give a count from 1 to 100000", arg);
+		break;
+	}
 	case OPT_SEED: {
 		char *end;
 
@@ -172,7 +184,7 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	build_longopts(cli);
 	opterr = 0;
 	optind = 2; /* after the command word */
-	while ((c = getopt_long(argc, argv, "+b:m:s:vh", cli->longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:m:s:vh", cli->longopts, NULL)) != -1) {
 		if (c == '?')
 			usage_error("unknown or incomplete option '%s': `forkpin --help` lists the "
 				    "options",
@@ -279,6 +291,27 @@ static void check_backend_options(const struct fp_case *cases, size_t n)
 	}
 }
 
+/* --repeat: each case N times in a row (flakiness hunting, benchmarks). */
+static struct fp_case *repeat_cases(struct fp_case *cases, size_t *n, unsigned long repeat)
+{
+	struct fp_case *out;
+	size_t i, k;
+
+	if (repeat <= 1)
+		return cases;
+	out = calloc(*n * repeat, sizeof(*out));
+	if (!out) {
+		fprintf(stderr, "forkpin: out of memory for --repeat %lu\n", repeat);
+		exit(1);
+	}
+	for (i = 0; i < *n; i++)
+		for (k = 0; k < repeat; k++)
+			out[i * repeat + k] = cases[i];
+	free(cases);
+	*n *= repeat;
+	return out;
+}
+
 static struct fp_reporter *open_report(struct fp_reporter *(*make)(const char *), const char *path,
 				       const char *flag)
 {
@@ -300,6 +333,7 @@ static int cmd_run(struct cli *cli)
 
 	check_memlock(cases, n);
 	check_backend_options(cases, n);
+	cases = repeat_cases(cases, &n, cli->repeat);
 	if (!env)
 		return 1;
 	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);

@@ -77,6 +77,15 @@ void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms,
 	fp_mem_unmap(c->mt, &mem);
 }
 
+/* Inner waits (on children, devices) give up a little before the watchdog, so a stuck
+ * child is reported by name; never below 100 ms, so a tiny --timeout is the watchdog's. */
+static int step_timeout_ms(double timeout_s)
+{
+	double ms = timeout_s * 800;
+
+	return ms < 100 ? 100 : (int)ms;
+}
+
 /* In the case process: run the body and send the outcome. Never returns. */
 static void __attribute__((noreturn))
 case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_fd)
@@ -87,7 +96,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN); /* a child gone early is seen as EPIPE, not a crash */
-	fp_case_body(c, case_seed(opt->seed, c->id), (int)(opt->timeout_s * 800), &out);
+	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), &out);
 	fp_write_all(out_fd, &out, sizeof(out));
 	_exit(0);
 }
@@ -100,8 +109,10 @@ static void reap_group(pid_t pgid)
 		;
 }
 
-/* Wait for the outcome until the deadline; true when it arrived. */
-static bool receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
+enum arrival { ARRIVED, DEADLINE, CLOSED, INTERRUPTED };
+
+/* Wait for the outcome until the deadline. CLOSED: the case process ended without one. */
+static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
 {
 	uint64_t deadline = fp_now_ns() + (uint64_t)(timeout_s * 1e9);
 
@@ -110,28 +121,30 @@ static bool receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
 		int ready;
 
 		if (now >= deadline)
-			return false;
+			return DEADLINE;
 		ready = fp_wait_readable(fd, (int)((deadline - now) / 1000000ull) + 1);
 		if (ready < 0 && ready != -EINTR)
-			return false;
+			return CLOSED;
 		if (ready > 0)
-			return fp_read_all(fd, out, sizeof(*out)) == 0;
+			return fp_read_all(fd, out, sizeof(*out)) == 0 ? ARRIVED : CLOSED;
 	}
-	return false;
+	return INTERRUPTED;
 }
 
-static void classify_death(int status, bool got_outcome, bool timed_out, struct fp_outcome *out,
+static void classify_death(int status, enum arrival arrival, struct fp_outcome *out,
 			   double timeout_s)
 {
 	char text[64];
 
-	if (got_outcome)
+	if (arrival == ARRIVED)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (timed_out) {
-		snprintf(text, sizeof(text), "%.1f", timeout_s);
-		outcome_set(out, FP_STATUS_TIMEOUT,
-			    "timeout: the case did not finish within %s s (killed)", text);
+	if (arrival == INTERRUPTED) {
+		outcome_set(out, FP_STATUS_ERROR, "%s", "interrupted (SIGINT)");
+	} else if (arrival == DEADLINE) {
+		snprintf(text, sizeof(text), "%g", timeout_s);
+		outcome_set(out, FP_STATUS_TIMEOUT, "the case did not finish within %s s (killed)",
+			    text);
 	} else if (WIFSIGNALED(status)) {
 		out->status = FP_STATUS_SIGNAL;
 		snprintf(out->reason, sizeof(out->reason),
@@ -162,7 +175,7 @@ static enum fp_verdict verdict_of(const struct fp_case *c, enum fp_status status
 void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, struct fp_result *res)
 {
 	uint64_t start = fp_now_ns();
-	bool got = false, timed_out = false;
+	enum arrival arrival;
 	int pipefd[2], status = 0;
 	pid_t pid;
 
@@ -172,6 +185,8 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	res->memtype = c->mt->name;
 	res->scenario = c->sc->name;
 	res->control = c->control != NULL;
+	/* Orphans of the case come back to us, so reap_group() can reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(NULL); /* the case process must not flush our buffered output again */
 	if (pipe2(pipefd, O_CLOEXEC) || (pid = fork()) < 0) {
 		outcome_set(&res->outcome, FP_STATUS_ERROR, "cannot start the case: %s",
@@ -185,20 +200,14 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	}
 	setpgid(pid, pid); /* also here: no window where a kill(-pid) misses */
 	close(pipefd[1]);
-	got = receive_outcome(pipefd[0], opt->timeout_s, &res->outcome);
-	timed_out = !got && !interrupted && fp_wait_readable(pipefd[0], 0) == 0;
-	if (!got)
+	arrival = receive_outcome(pipefd[0], opt->timeout_s, &res->outcome);
+	if (arrival != ARRIVED)
 		kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	close(pipefd[0]);
 	reap_group(pid);
-	if (interrupted && !got) {
-		memset(&res->outcome, 0, sizeof(res->outcome));
-		outcome_set(&res->outcome, FP_STATUS_ERROR, "%s", "interrupted (SIGINT)");
-	} else {
-		classify_death(status, got, timed_out, &res->outcome, opt->timeout_s);
-	}
+	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->verdict = verdict_of(c, res->outcome.status);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
 }
@@ -211,7 +220,6 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 	size_t i, r;
 
 	memset(totals, 0, sizeof(*totals));
-	prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of a case come back to us to be reaped */
 	sigaction(SIGINT, &sa, NULL);
 	for (r = 0; r < nreporters; r++)
 		reporters[r]->begin(reporters[r]->state, n, env);

@@ -107,8 +107,8 @@ kc_fetch() {
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" RETURN
 	deps=$(kc_apt "$suite" apt-cache depends "$pkg" 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-(binary|modules)-[0-9]/ { print $2 }')
-	echo "vm: downloading $pkg $deps from Debian ($suite)" >&2
+		awk '$1 == "Depends:" && $2 ~ /^linux-(binary|modules|base)-[0-9]/ { printf " %s", $2 }')
+	echo "vm: downloading $pkg$deps from Debian ($suite)" >&2
 	# shellcheck disable=SC2086
 	(cd "$tmp" && kc_apt "$suite" apt-get download "$pkg" $deps) >"$tmp/download.log" 2>&1 ||
 		{
@@ -135,10 +135,16 @@ kc_install_tree() {
 		mkdir -p "$root/lib/modules"
 		mv "$moddir" "$root/lib/modules/$rel"
 	fi
-	[ -f "$root/boot/vmlinuz-$rel" ] || kc_fail "$label contains no boot/vmlinuz-$rel"
+	# Older packages put the image in /boot, split ones (7.x) beside the modules.
+	local f
+	for f in "$root/boot/vmlinuz-$rel" "$root/lib/modules/$rel/vmlinuz"; do
+		[ -f "$f" ] && mv "$f" "$tmp/vmlinuz"
+	done
+	[ -f "$tmp/vmlinuz" ] || kc_fail "$label contains no vmlinuz for $rel"
+	for f in "$root/boot/config-$rel" "$root/lib/modules/$rel/config"; do
+		[ -f "$f" ] && cp "$f" "$tmp/config"
+	done
 	timeout 300 depmod -b "$root" "$rel" || kc_fail "depmod -b $root $rel failed"
-	mv "$root/boot/vmlinuz-$rel" "$tmp/vmlinuz"
-	cp "$root/boot/config-$rel" "$tmp/config" 2>/dev/null || true
 	rm -rf "$root/boot" "$root/usr/share"
 	kc_initramfs "$root/lib/modules/$rel" "$tmp/initramfs.img"
 	echo "$label" >"$tmp/package"
@@ -207,10 +213,14 @@ kc_get() {
 		rel=${pkg#linux-image-}
 		if [ ! -f "$cache/$rel/initramfs.img" ]; then
 			kc_lock
-			[ -f "$cache/$rel/initramfs.img" ] || rel=$(kc_fetch "$suite" "$pkg")
+			if [ ! -f "$cache/$rel/initramfs.img" ]; then
+				rel=$(kc_fetch "$suite" "$pkg") || exit 2
+			fi
 			kc_unlock
 		fi
-		echo "$rel" >"$cache/alias-$sel.tmp" && mv "$cache/alias-$sel.tmp" "$cache/alias-$sel"
+		if [ -f "$cache/$rel/initramfs.img" ]; then
+			echo "$rel" >"$cache/alias-$sel.$$" && mv "$cache/alias-$sel.$$" "$cache/alias-$sel"
+		fi
 	elif [ -f "$cache/alias-$sel" ]; then
 		rel=$(cat "$cache/alias-$sel")
 		echo "vm: cannot resolve Debian's $sel kernel with apt; using cached $rel" >&2

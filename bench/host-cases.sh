@@ -1,0 +1,40 @@
+#!/bin/bash
+# bench/host-cases.sh: forkpin's harness cost on this host, measured in one run beside a bare
+# program doing the same syscalls (bench/bare_iouring.c), plus the whole host matrix.
+#   bench/host-cases.sh [BUILD_DIR] [N]      (default build/, 300 cases)
+# Targets (issue 2): harness overhead <= 50% per case; the host matrix in under 2 s.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+n=${2:-300}
+fp=$build/forkpin
+
+now() { date +%s.%N; }
+per_case() { # per_case N COMMAND...: seconds per case over the command's run
+	local count=$1 a b
+	shift
+	a=$(now)
+	"$@" >/dev/null
+	b=$(now)
+	awk -v a="$a" -v b="$b" -v n="$count" 'BEGIN { print (b - a) / n }'
+}
+
+"$build/bench/bare_iouring" 20 >/dev/null # warm up
+bare=$("$build/bench/bare_iouring" "$n")
+harness=$(per_case "$n" "$fp" run iouring/anon/parent-writes --repeat "$n")
+cases=$("$fp" list | wc -l)
+a=$(now)
+"$fp" run >/dev/null || true
+b=$(now)
+matrix=$(awk -v a="$a" -v b="$b" 'BEGIN { print b - a }')
+ran=$("$fp" run | grep -c '^ok [0-9]* [^#]*\( # control detected.*\)\?$' || true)
+
+printf 'kernel %s, %s cores\n' "$(uname -r)" "$(nproc)"
+calc() { awk "BEGIN { print $1 }"; }
+printf '%-44s %10.3f ms\n' "bare syscalls, one parent-writes case" "$(calc "$bare * 1000")"
+printf '%-44s %10.3f ms\n' "forkpin, same case (--repeat $n)" "$(calc "$harness * 1000")"
+printf '%-44s %10.1f %%\n' "harness overhead (target <= 50%)" \
+	"$(calc "($harness / $bare - 1) * 100")"
+printf '%-44s %10.3f s  (%s cases, %s ran; target < 2 s)\n' "whole host matrix" "$matrix" \
+	"$cases" "$ran"
+printf '%-44s %10.0f\n' "host matrix cases per second" "$(calc "$cases / $matrix")"

@@ -1,0 +1,61 @@
+#!/bin/bash
+# setup/install-deps.sh: install (idempotently) the Debian 12 packages forkpin needs to build,
+# test, and run its test VM. Runs apt-get update only when a package cannot be found.
+# Usage: setup/install-deps.sh [--dry-run]   (as root, or with sudo available)
+set -euo pipefail
+
+build=(meson ninja-build pkg-config gcc clang-format liburing-dev libibverbs-dev
+	librdmacm-dev libfabric-dev)
+tests=(python3 libxml2-utils)
+vm=(qemu-system-x86 busybox-static kmod rdma-core ibverbs-providers ibverbs-utils
+	rdmacm-utils perftest iproute2)
+
+dry=0
+[ "${1:-}" = --dry-run ] && dry=1
+
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "install-deps: run as root (or install sudo)" >&2
+		exit 1
+	}
+	sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+missing() { # print the packages of "$@" that are not installed
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			echo "$p"
+	done
+}
+
+unknown() { # print the packages of "$@" that apt does not know
+	local p
+	for p in "$@"; do
+		apt-cache show "$p" >/dev/null 2>&1 || echo "$p"
+	done
+}
+
+updated=0
+for group in build tests vm; do
+	declare -n pkgs=$group
+	mapfile -t todo < <(missing "${pkgs[@]}")
+	if [ ${#todo[@]} -eq 0 ]; then
+		echo "install-deps: $group: all ${#pkgs[@]} packages installed"
+		continue
+	fi
+	if [ "$dry" = 1 ]; then
+		echo "install-deps: $group: would install ${todo[*]}"
+		continue
+	fi
+	if [ "$updated" = 0 ] && [ -n "$(unknown "${todo[@]}")" ]; then
+		echo "install-deps: apt-get update (package lists lack: $(unknown "${todo[@]}" | xargs))"
+		"${sudo[@]}" apt-get -qq update >/dev/null
+		updated=1
+	fi
+	echo "install-deps: $group: installing ${todo[*]}"
+	"${sudo[@]}" apt-get -qq install -y --no-install-recommends "${todo[@]}" >/dev/null
+done
+echo "install-deps: done"

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Bad input is one line naming the fix, exit 2, and leaves nothing behind.
+# usage: tests/cli.sh FORKPIN
+fp=$1
+. "$(dirname "$0")/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+one_line() { ok $([ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && echo 0 || echo 1) "$1 is one line"; }
+
+expect_exit 2 "no command" -- "$fp"
+expect_exit 2 "unknown command" -- "$fp" frobnicate
+contains "use list, run, env or vm" "unknown command names the commands"
+expect_exit 2 "unknown backend" -- "$fp" run --backend nosuch
+contains "unknown backend 'nosuch'" "unknown backend is named"
+one_line "unknown backend error"
+expect_exit 2 "unknown memory type" -- "$fp" list --mem anon,nosuch
+contains "unknown memory type 'nosuch'" "unknown memory type is named"
+expect_exit 2 "unknown scenario" -- "$fp" run -s nosuch
+contains "forkpin list" "the error points at forkpin list"
+expect_exit 2 "pattern matching nothing" -- "$fp" run 'nosuch/*'
+contains "pattern 'nosuch/*' matches no case" "the pattern is named"
+one_line "pattern error"
+expect_exit 2 "bad timeout" -- "$fp" run --timeout soon
+contains "--timeout 'soon'" "the bad value is named"
+expect_exit 2 "zero timeout" -- "$fp" run --timeout 0
+expect_exit 2 "bad seed" -- "$fp" run --seed x1
+expect_exit 2 "unknown option" -- "$fp" run --frob
+contains "--frob" "the unknown option is named"
+expect_exit 2 "missing option value" -- "$fp" run --json
+expect_exit 2 "unwritable JSON path" -- "$fp" run iouring/anon/child-writes --json /nonexistent/dir/r.json
+contains "give a writable path" "the fix is named"
+ok $([ ! -e /nonexistent/dir/r.json ] && echo 0 || echo 1) "nothing was written"
+expect_exit 2 "unwritable JUnit path" -- "$fp" run iouring/anon/child-writes --junit "$tmp"
+expect_exit 0 "list works" -- "$fp" list 'iouring/anon/*'
+contains "iouring/anon/control-dontneed  (control)" "list marks controls"
+expect_exit 0 "help" -- "$fp" --help
+contains "Exit: 0 all passed" "help explains exit codes"
+
+# RLIMIT_MEMLOCK too low, without CAP_IPC_LOCK: refused up front with the fix.
+if command -v setpriv >/dev/null && setpriv --inh-caps=-ipc_lock --ambient-caps=-ipc_lock \
+	--bounding-set=-ipc_lock true 2>/dev/null; then
+	expect_exit 2 "RLIMIT_MEMLOCK too low" -- setpriv --inh-caps=-ipc_lock \
+		--bounding-set=-ipc_lock bash -c "ulimit -l 64; exec '$fp' run -b iouring -m thp-pmd"
+	contains "ulimit -l" "the memlock error names ulimit -l"
+	contains "pins 2 MiB" "and the size needed"
+else
+	echo "# setpriv cannot drop CAP_IPC_LOCK here: memlock check not exercised"
+fi
+
+# Nothing left behind: no stray processes, sysctls untouched.
+before=$(cat /proc/sys/vm/nr_hugepages)
+"$fp" run 'iouring/anon/*' >/dev/null 2>&1 &
+runner=$!
+wait $runner
+sleep 0.2
+strays=$(pgrep -f "^$fp run" | wc -l)
+ok $([ "$strays" -eq 0 ] && echo 0 || echo 1) "no forkpin processes remain after a run ($strays)"
+ok $([ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ] && echo 0 || echo 1) \
+	"vm.nr_hugepages unchanged by a run"
+tap_done

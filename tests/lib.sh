@@ -1,0 +1,39 @@
+# Shared by the shell tests: TAP output and assertions. Source it; call tap_done at the end.
+tap_n=0
+tap_fail=0
+
+ok() { # ok CONDITION-EXIT-STATUS DESCRIPTION
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_fail=$((tap_fail + 1))
+	fi
+}
+
+# expect_exit CODE DESCRIPTION -- COMMAND...: runs COMMAND, output in $out, status in $rc.
+expect_exit() {
+	local want=$1 what=$2
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	ok $([ "$rc" -eq "$want" ] && echo 0 || echo 1) "$what (exit $rc, want $want)"
+	[ "$rc" -eq "$want" ] || printf '# %s\n' "$out" | head -5
+}
+
+# contains TEXT DESCRIPTION: does $out contain TEXT?
+contains() {
+	case $out in
+	*"$1"*) ok 0 "$2" ;;
+	*)
+		ok 1 "$2"
+		printf '# output was: %s\n' "$out" | head -5
+		;;
+	esac
+}
+
+tap_done() {
+	echo "1..$tap_n"
+	[ "$tap_fail" -eq 0 ]
+}

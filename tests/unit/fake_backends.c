@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+#include "fake_backends.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The registration of the current case process: one at a time, as the dispatcher allows. */
+struct fake_reg {
+	char *addr;
+	size_t len;
+	char *device_page; /* NULL until a fork "moves" the pinned page away from the parent */
+	/* a queued transfer, carried out at wait (so in-flight really is in flight) */
+	bool to_host;
+	size_t off, n;
+	char *data;
+	void *dst;
+};
+
+static struct fake_reg *live_reg;
+static bool cow_bug_mode;
+
+/* pthread_atfork prepare: the emulated kernel bug. At fork the device keeps the page as it
+ * is now, and the parent's mapping goes on without it. */
+static void cow_bug_at_fork(void)
+{
+	if (!cow_bug_mode || !live_reg || live_reg->device_page)
+		return;
+	live_reg->device_page = malloc(live_reg->len);
+	if (live_reg->device_page)
+		memcpy(live_reg->device_page, live_reg->addr, live_reg->len);
+}
+
+static char *device_view(struct fake_reg *r)
+{
+	return r->device_page ? r->device_page : r->addr;
+}
+
+static int fake_open(struct fp_dev *dev)
+{
+	/* Each case runs in a fresh process: the handler is installed once per case. */
+	cow_bug_mode = dev->be == &fake_cow_bug_backend;
+	if (cow_bug_mode)
+		pthread_atfork(cow_bug_at_fork, NULL, NULL);
+	return 0;
+}
+
+static void fake_close(struct fp_dev *dev)
+{
+	(void)dev;
+}
+
+static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv)
+{
+	struct fake_reg *r = calloc(1, sizeof(*r));
+
+	(void)access;
+	if (!r)
+		return fp_dev_error(dev, -ENOMEM, "out of memory");
+	r->addr = addr;
+	r->len = len;
+	r->data = malloc(dev->be->limits.max_transfer);
+	live_reg = r;
+	*priv = r;
+	return 0;
+}
+
+static void fake_dereg(struct fp_dev *dev, void *reg)
+{
+	struct fake_reg *r = reg;
+
+	(void)dev;
+	live_reg = NULL;
+	free(r->device_page);
+	free(r->data);
+	free(r);
+}
+
+static int fake_to_host(struct fp_dev *dev, void *reg, size_t off, const void *src, size_t len)
+{
+	struct fake_reg *r = reg;
+
+	(void)dev;
+	memcpy(r->data, src, len);
+	r->to_host = true;
+	r->off = off;
+	r->n = len;
+	return 0;
+}
+
+static int fake_from_host(struct fp_dev *dev, void *reg, size_t off, void *dst, size_t len)
+{
+	struct fake_reg *r = reg;
+
+	(void)dev;
+	r->to_host = false;
+	r->off = off;
+	r->n = len;
+	r->dst = dst;
+	return 0;
+}
+
+static int fake_wait(struct fp_dev *dev, void *reg)
+{
+	struct fake_reg *r = reg;
+
+	(void)dev;
+	if (r->to_host)
+		memcpy(device_view(r) + r->off, r->data, r->n);
+	else
+		memcpy(r->dst, device_view(r) + r->off, r->n);
+	return 0;
+}
+
+static const struct fp_backend_ops fake_ops = {
+    .open = fake_open,
+    .reg = fake_reg,
+    .dma_to_host_start = fake_to_host,
+    .dma_from_host_start = fake_from_host,
+    .dma_wait = fake_wait,
+    .dereg = fake_dereg,
+    .close = fake_close,
+};
+
+#define FAKE_CAPS                                                                                  \
+	(FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |             \
+	 FP_CAP_READ_ONLY_PIN)
+
+const struct fp_backend fake_ideal_backend = {.name = "ideal",
+					      .caps = FAKE_CAPS,
+					      .limits = {.max_transfer = 8192, .align = 1},
+					      .ops = &fake_ops};
+
+const struct fp_backend fake_cow_bug_backend = {.name = "cow-bug",
+						.caps = FAKE_CAPS,
+						.limits = {.max_transfer = 8192, .align = 1},
+						.ops = &fake_ops};
+
+static int crash_open(struct fp_dev *dev)
+{
+	(void)dev;
+	abort(); /* a crash: SIGABRT, which ASan leaves alone (it takes SIGSEGV over) */
+	return 0;
+}
+
+/* Leave a grandchild behind (its pid in the pipe named by FAKE_HANG_FD), then hang. */
+static int hang_open(struct fp_dev *dev)
+{
+	const char *fd_text = getenv("FAKE_HANG_FD");
+	pid_t pid = fork();
+
+	(void)dev;
+	if (pid == 0)
+		for (;;)
+			pause();
+	if (fd_text && write(atoi(fd_text), &pid, sizeof(pid)) != sizeof(pid))
+		abort();
+	for (;;)
+		pause();
+	return 0;
+}
+
+static const struct fp_backend_ops crash_ops = {.open = crash_open, .close = fake_close};
+static const struct fp_backend_ops hang_ops = {.open = hang_open, .close = fake_close};
+
+const struct fp_backend fake_crash_backend = {
+    .name = "crash", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &crash_ops};
+const struct fp_backend fake_hang_backend = {
+    .name = "hang", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &hang_ops};

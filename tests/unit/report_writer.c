@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writes JSON and JUnit reports of synthetic results whose texts hold everything that needs
+ * escaping (quotes, <, &, control characters, newlines). tests/check_reports.py parses them.
+ * usage: report_writer JSON JUNIT
+ */
+#include "report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct fp_result make(const char *id, const char *be, const char *mem, const char *sc,
+			     enum fp_verdict v, enum fp_status st, const char *reason, bool control)
+{
+	struct fp_result r = {.backend = be,
+			      .memtype = mem,
+			      .scenario = sc,
+			      .verdict = v,
+			      .control = control,
+			      .duration_s = 0.0125};
+
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.outcome.status = st;
+	snprintf(r.outcome.reason, sizeof(r.outcome.reason), "%s", reason);
+	r.outcome.pages_checked = 16;
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct fp_env env = {0};
+	struct fp_totals t = {0};
+	struct fp_reporter *rep[2];
+	struct fp_result res[4];
+	size_t i, k;
+	int err = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: report_writer JSON JUNIT\n");
+		return 2;
+	}
+	fp_env_set(&env, "kernel.release", "6.1.0-test \"quoted\" <tag> & more");
+	fp_env_set(&env, "weird", "tab\there, bell\a, newline\nend");
+	res[0] = make("be/anon/ok", "be", "anon", "ok", FP_VERDICT_PASS, FP_STATUS_PASS, "", false);
+	res[1] = make("be/anon/bad", "be", "anon", "bad", FP_VERDICT_FAIL, FP_STATUS_MISMATCH,
+		      "parent: 1/16 pages hold <child 0's data> & \"more\"\x01: leak", false);
+	res[2] = make("be/anon/skip", "be", "anon", "skip", FP_VERDICT_SKIP, FP_STATUS_SKIP,
+		      "need 1 free huge page", false);
+	res[3] =
+	    make("be/anon/ctl", "be", "anon", "ctl", FP_VERDICT_CONTROL_DETECTED,
+		 FP_STATUS_MISMATCH, "device wrote into a page the parent no longer maps", true);
+	rep[0] = fp_json_reporter(argv[1]);
+	rep[1] = fp_junit_reporter(argv[2]);
+	if (!rep[0] || !rep[1]) {
+		perror("open report");
+		return 1;
+	}
+	for (k = 0; k < 2; k++)
+		rep[k]->begin(rep[k]->state, 4, &env);
+	for (i = 0; i < 4; i++) {
+		fp_totals_add(&t, res[i].verdict);
+		for (k = 0; k < 2; k++)
+			rep[k]->result(rep[k]->state, i, &res[i]);
+	}
+	for (k = 0; k < 2; k++) {
+		err |= rep[k]->end(rep[k]->state, &t);
+		fp_reporter_free(rep[k]);
+	}
+	return err ? 1 : 0;
+}
