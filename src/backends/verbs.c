@@ -482,20 +482,29 @@ static struct ibv_qp *verbs_create_qp(struct verbs_state *st)
 static int verbs_reg_mr_error(struct fp_dev *dev, int err, const char *what, size_t len)
 {
 	struct verbs_state *st = to_verbs_state(dev);
+	bool staging = !st->staging_mr; /* the staging MR is registered first, in open */
 	struct rlimit rl;
-	char need[32], have[32];
+	char need[32], have[32], stage[32];
 
 	if ((err == ENOMEM || err == EFAULT) && !fp_has_cap_ipc_lock() &&
 	    getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		size_t total = len + (st->staging_mr && what[0] != 's' ? st->staging_len : 0);
+		size_t total = len + (staging ? 0 : st->staging_len);
 
-		return fp_dev_error(
-		    dev, -err,
-		    "ibv_reg_mr(%s, %zu bytes): %s: RLIMIT_MEMLOCK is %s, the case pins %s: "
-		    "raise it with ulimit -l (ulimit -l unlimited, or LimitMEMLOCK= for a "
-		    "service)",
-		    what, len, strerror(err), fp_format_size(rl.rlim_cur, have, sizeof(have)),
-		    fp_format_size(total, need, sizeof(need)));
+		fp_format_size(rl.rlim_cur, have, sizeof(have));
+		fp_format_size(st->staging_len, stage, sizeof(stage));
+		if (staging)
+			return fp_dev_error(
+			    dev, -err,
+			    "ibv_reg_mr(%s, %zu bytes): %s: RLIMIT_MEMLOCK is %s, the verbs "
+			    "backend pins %s of staging plus the case's buffer: raise it with "
+			    "ulimit -l (KiB, or unlimited)",
+			    what, len, strerror(err), have, stage);
+		return fp_dev_error(dev, -err,
+				    "ibv_reg_mr(%s, %zu bytes): %s: RLIMIT_MEMLOCK is %s, the case "
+				    "pins %s (%s of it staging): raise it with ulimit -l %zu",
+				    what, len, strerror(err), have,
+				    fp_format_size(total, need, sizeof(need)), stage,
+				    (total + 65535) / 1024);
 	}
 	return fp_dev_error(dev, -err, "ibv_reg_mr(%s, %zu bytes): %s", what, len, strerror(err));
 }
