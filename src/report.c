@@ -23,6 +23,9 @@ void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
 	case FP_VERDICT_CONTROL_MISSED:
 		t->control_missed++;
 		break;
+	case FP_VERDICT_XFAIL:
+		t->xfail++;
+		break;
 	}
 }
 
@@ -40,7 +43,7 @@ int fp_totals_exit_code(const struct fp_totals *t)
 {
 	if (fp_totals_failed(t))
 		return 1;
-	if (!fp_totals_passed(t))
+	if (!fp_totals_passed(t) && !t->xfail)
 		return 4; /* KSFT_SKIP: nothing could run here */
 	return 0;
 }
@@ -91,6 +94,9 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 	case FP_VERDICT_FAIL:
 		snprintf(buf, size, "%s: %s%s%s%s", fp_status_name(o->status), o->reason, sep,
 			 o->note, end);
+		break;
+	case FP_VERDICT_XFAIL:
+		snprintf(buf, size, "known kernel limitation: %s; %s", r->known_issue, o->reason);
 		break;
 	}
 	return buf;

@@ -20,6 +20,7 @@ enum fp_verdict {
 	FP_VERDICT_SKIP,	     /* could not run here */
 	FP_VERDICT_CONTROL_DETECTED, /* a negative control failed as it must: a pass */
 	FP_VERDICT_CONTROL_MISSED,   /* a negative control passed: forkpin is blind; a fail */
+	FP_VERDICT_XFAIL,	     /* failed as a known kernel limitation documents; no fail */
 };
 
 struct fp_result {
@@ -28,11 +29,12 @@ struct fp_result {
 	bool control;
 	enum fp_verdict verdict;
 	struct fp_outcome outcome; /* status and text from the case (or the watchdog) */
+	const char *known_issue;   /* XFAIL: the known kernel limitation, with its fix */
 	double duration_s;
 };
 
 struct fp_totals {
-	size_t pass, fail, skip, control_detected, control_missed;
+	size_t pass, fail, skip, control_detected, control_missed, xfail;
 };
 
 void fp_totals_add(struct fp_totals *t, enum fp_verdict v);

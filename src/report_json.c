@@ -50,12 +50,13 @@ static void write_json(FILE *f, const struct collected *c, const struct fp_total
 	fp_json_write_string(f, FORKPIN_VERSION);
 	fputs(",\n", f);
 	write_env(f, c->env);
-	fprintf(f,
-		"  \"totals\": {\"pass\": %zu, \"fail\": %zu, \"skip\": %zu, "
-		"\"control_detected\": %zu, \"control_missed\": %zu, \"passed\": %zu, "
-		"\"failed\": %zu, \"exit_code\": %d, \"duration_s\": %.6f},\n",
-		t->pass, t->fail, t->skip, t->control_detected, t->control_missed,
-		fp_totals_passed(t), fp_totals_failed(t), fp_totals_exit_code(t), c->total_s);
+	fprintf(
+	    f,
+	    "  \"totals\": {\"pass\": %zu, \"fail\": %zu, \"skip\": %zu, "
+	    "\"control_detected\": %zu, \"control_missed\": %zu, \"xfail\": %zu, \"passed\": %zu, "
+	    "\"failed\": %zu, \"exit_code\": %d, \"duration_s\": %.6f},\n",
+	    t->pass, t->fail, t->skip, t->control_detected, t->control_missed, t->xfail,
+	    fp_totals_passed(t), fp_totals_failed(t), fp_totals_exit_code(t), c->total_s);
 	fputs("  \"cases\": [", f);
 	for (i = 0; i < c->n; i++) {
 		fputs(i ? ",\n" : "\n", f);

@@ -31,6 +31,8 @@ static void tap_result(void *state, size_t index, const struct fp_result *res)
 	fprintf(s->out, "%s %zu %s", ok ? "ok" : "not ok", index + 1, res->id);
 	if (res->verdict == FP_VERDICT_SKIP)
 		fprintf(s->out, " # SKIP %s", why);
+	else if (res->verdict == FP_VERDICT_XFAIL)
+		fprintf(s->out, " # XFAIL %s", why);
 	else if (why[0])
 		fprintf(s->out, " # %s", why);
 	fputc('\n', s->out);
@@ -42,9 +44,9 @@ static int tap_end(void *state, const struct fp_totals *t)
 	struct tap_state *s = state;
 
 	fprintf(s->out,
-		"# Totals: pass:%zu fail:%zu xfail:0 xpass:0 skip:%zu error:0 "
+		"# Totals: pass:%zu fail:%zu xfail:%zu xpass:0 skip:%zu error:0 "
 		"(controls detected:%zu missed:%zu)\n",
-		fp_totals_passed(t), fp_totals_failed(t), t->skip, t->control_detected,
+		fp_totals_passed(t), fp_totals_failed(t), t->xfail, t->skip, t->control_detected,
 		t->control_missed);
 	fflush(s->out);
 	return 0;

@@ -5,6 +5,7 @@
  * pins, MRs and VFIO maps with the case's file descriptors).
  */
 #define _GNU_SOURCE
+#include "known_issues.h"
 #include "runner.h"
 #include "util.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,6 +174,22 @@ static enum fp_verdict verdict_of(const struct fp_case *c, enum fp_status status
 	}
 }
 
+/* A data failure that a documented kernel limitation explains is XFAIL, not FAIL. */
+static void excuse_known_issue(struct fp_result *res)
+{
+	const struct fp_known_issue *k;
+	struct utsname u;
+
+	if (res->verdict != FP_VERDICT_FAIL || res->outcome.status != FP_STATUS_MISMATCH ||
+	    uname(&u))
+		return;
+	k = fp_known_issue_match(res->id, res->outcome.reason, u.release);
+	if (k) {
+		res->verdict = FP_VERDICT_XFAIL;
+		res->known_issue = k->reason;
+	}
+}
+
 void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, struct fp_result *res)
 {
 	uint64_t start = fp_now_ns();
@@ -209,6 +227,7 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	reap_group(pid);
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->verdict = verdict_of(c, res->outcome.status);
+	excuse_known_issue(res);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
 }
 

@@ -3,8 +3,8 @@
 # (forkpin run --backend vfio --vfio-device <edu BDF>) and fail unless all of them pass and
 # the negative controls are detected. Cases may only SKIP for memory the VM cannot provide
 # (1 GiB huge pages); a skip that names VFIO, the IOMMU or the device is a failure.
-# Known kernel limitations (listed in known_failure below, each with the fix commit) are
-# reported but accepted on the kernels that have them.
+# Known kernel limitations (src/known_issues.c, each with its fix commit) are XFAIL in
+# forkpin's own verdict on the kernels that have them, and listed here.
 # Prints TAP (forkpin's own TAP as comments); exit 0/1, 77 (skip) if QEMU is not installed.
 # usage: tests/vm/vfio.sh [FORKPIN] [setup/vm/run options, e.g. --kernel-release 6.12
 # --iommu virtio]. FORKPIN defaults to build/forkpin (meson setup build && ninja -C build).
@@ -38,8 +38,6 @@ case $(basename "$(readlink /sys/bus/pci/devices/$edu/iommu)") in
 dmar*) ;;
 *) echo 1 >/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ;;
 esac
-# /tmp is an overlay without O_TMPFILE in the VM: file-private needs a tmpfs.
-export TMPDIR=/dev/shm
 echo "# guest kernel: $(uname -r)"
 "$FORKPIN" run --backend vfio --vfio-device "$edu"
 '
@@ -48,21 +46,6 @@ trap 'rm -f "$tap"' EXIT
 "$top/setup/vm/run" "$@" -- env FORKPIN="$forkpin" sh -c "$guest_script" >"$tap" 2>&1
 st=$?
 sed 's/^/# /' "$tap"
-
-# known_failure CASE DIAGNOSIS: true when a failure is a known limitation of the guest kernel.
-known_failure() {
-	local major minor
-	IFS=. read -r major minor _ <<<"$kernel"
-	case $1 in
-	# Before 6.2 a read-only FOLL_LONGTERM pin of a MAP_PRIVATE file page pins the page-cache
-	# page instead of breaking COW, so the parent's later write goes to an anonymous copy the
-	# device never sees. Fixed by 84209e87c696 "mm/gup: reliable R/O long-term pinning in
-	# COW mappings" (6.2).
-	vfio/file-private/device-reads-ro)
-		((major < 6 || (major == 6 && minor < 2))) && [[ $2 == *"hold zeros"* ]] ;;
-	*) false ;;
-	esac
-}
 
 kernel=$(sed -n 's/^# guest kernel: //p' "$tap")
 totals=$(grep '^# Totals:' "$tap")
@@ -73,20 +56,12 @@ ok=$?
 echo "$([ $ok = 0 ] || echo "not ")ok 1 - forkpin ran the vfio cases in the guest (kernel ${kernel:-?}, ${n_pass:-0} passed, exit $st)"
 fail=$ok
 
-unexpected=0 known=()
-while IFS= read -r line; do
-	id=${line#not ok * }
-	id=${id%% *}
-	if known_failure "$id" "$line"; then
-		known+=("$id")
-	else
-		unexpected=$((unexpected + 1))
-		echo "# unexpected: $line"
-	fi
-done < <(grep '^not ok ' "$tap")
+unexpected=$(grep -c '^not ok ' "$tap")
+grep '^not ok ' "$tap" | sed 's/^/# unexpected: /'
+known=$(sed -n 's/^ok [0-9]* \([^ ]*\) # XFAIL.*/\1/p' "$tap" | tr '\n' ' ')
 errors=$(sed -n 's/.* error:\([0-9]*\).*/\1/p' <<<"$totals")
 if [ "$unexpected" = 0 ] && [ "${errors:-1}" = 0 ] && [ -n "$totals" ]; then
-	echo "ok 2 - no failures but known kernel limitations (${known[*]:-none})"
+	echo "ok 2 - no failures; known kernel limitations (XFAIL): ${known:-none}"
 else
 	echo "not ok 2 - $unexpected unexpected failure(s), ${errors:-?} error(s)"
 	fail=1
