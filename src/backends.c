@@ -16,10 +16,11 @@
 
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
-    &fp_iouring_backend,
-    &fp_verbs_backend, &fp_verbs_odp_backend,
-    &fp_vfio_backend,
-    &fp_vmsplice_backend,
+    &fp_iouring_backend,   /* io_uring fixed buffers: runs on any kernel with io_uring */
+    &fp_verbs_backend,	   /* ibv_reg_mr + RC loopback RDMA */
+    &fp_verbs_odp_backend, /* on-demand-paging MRs: no pins, MMU notifiers */
+    &fp_vfio_backend,	   /* VFIO type1 maps + a DMA engine (edu) */
+    &fp_vmsplice_backend,  /* negative control: page references without pins */
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);
 
