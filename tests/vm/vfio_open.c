@@ -36,7 +36,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		fprintf(stderr, "%s is not viable (a device in the group is bound to a host driver)\n",
+		fprintf(stderr,
+			"%s is not viable (a device in the group is bound to a host driver)\n",
 			argv[1]);
 		return 1;
 	}
