@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One-line usage errors, exit 2. */
+#define usage_error(...) fp_usage_error("forkpin", __VA_ARGS__)
+
 #define EXIT_USAGE	 2
 #define MAX_LONG_OPTIONS 64
 
@@ -46,18 +49,6 @@ struct cli {
 	struct option longopts[MAX_LONG_OPTIONS];
 	const struct fp_option *backend_opts[MAX_LONG_OPTIONS];
 };
-
-static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("forkpin: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_USAGE);
-}
 
 static void print_help(FILE *f)
 {
@@ -147,15 +138,9 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_JUNIT:
 		cli->junit_path = arg;
 		break;
-	case OPT_REPEAT: {
-		char *end;
-
-		errno = 0;
-		cli->repeat = strtoul(arg, &end, 10);
-		if (errno || end == arg || *end || cli->repeat == 0 || cli->repeat > 100000)
-			usage_error("--repeat '%s': give a count from 1 to 100000", arg);
+	case OPT_REPEAT:
+		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
 		break;
-	}
 	case OPT_SEED: {
 		char *end;
 

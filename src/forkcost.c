@@ -31,6 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* One-line usage errors, exit 2. */
+#define usage_error(...) fp_usage_error("forkpin forkcost", __VA_ARGS__)
+
 #define EXIT_USAGE	 2
 #define EXIT_NOTHING_RAN 4
 #define HUGE_2M		 (2ul << 20)
@@ -91,18 +94,6 @@ struct fc_row {
 	unsigned long long child_private, memfree_drop; /* bytes */
 	unsigned long hugetlb_used;			/* huge pages taken by the fork */
 };
-
-static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("forkpin forkcost: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_USAGE);
-}
 
 static void row_status(struct fc_row *row, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -676,15 +667,6 @@ static void parse_list(const char **list, size_t *n, size_t max, char *arg)
 	}
 }
 
-static void check_writable(const char *path, const char *flag)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		usage_error("%s %s: %s: give a writable path", flag, path, strerror(errno));
-	fclose(f);
-}
-
 enum { OPT_MIN = 256, OPT_MAX, OPT_REPEAT, OPT_MODE, OPT_CSV, OPT_JSON, OPT_PLOT };
 
 static void parse_forkcost_args(struct fc_opts *opt, int argc, char **argv)
@@ -785,9 +767,9 @@ static void parse_forkcost_args(struct fc_opts *opt, int argc, char **argv)
 	if (opt->min_size > opt->max_size)
 		opt->min_size = opt->max_size;
 	if (opt->csv_path)
-		check_writable(opt->csv_path, "--csv");
+		fp_require_writable("forkpin forkcost", "--csv", opt->csv_path);
 	if (opt->json_path)
-		check_writable(opt->json_path, "--json");
+		fp_require_writable("forkpin forkcost", "--json", opt->json_path);
 }
 
 static bool mode_selected(const struct fc_opts *opt, const struct fc_mode *m)

@@ -49,6 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One-line usage errors, exit 2. */
+#define usage_error(...) fp_usage_error("forkpin stress", __VA_ARGS__)
+
 #define EXIT_USAGE	   2
 #define EXIT_NOTHING_RAN   4
 #define MAX_THREADS	   64
@@ -139,18 +142,6 @@ static void on_interrupt(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("forkpin stress: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_USAGE);
 }
 
 static double elapsed_s(const struct stress_run *run)
@@ -828,18 +819,6 @@ static void print_stress_help(FILE *f)
 	    DEFAULT_DURATION_S, DEFAULT_SIZE >> 10);
 }
 
-static unsigned long parse_count(const char *arg, const char *flag, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v == 0 || v > max || *arg == '-')
-		usage_error("%s '%s': give a count from 1 to %lu", flag, arg, max);
-	return v;
-}
-
 static void parse_inject(struct stress_opts *opt, const char *arg)
 {
 	const char *colon = strchr(arg, ':');
@@ -847,7 +826,8 @@ static void parse_inject(struct stress_opts *opt, const char *arg)
 	if (strncmp(arg, "dontneed", colon ? (size_t)(colon - arg) : strlen(arg)) ||
 	    (colon ? (size_t)(colon - arg) : strlen(arg)) != strlen("dontneed"))
 		usage_error("--inject '%s': the only breakage is dontneed[:EVERY]", arg);
-	opt->inject_every = colon ? (unsigned)parse_count(colon + 1, "--inject", 1000000) : 4;
+	opt->inject_every =
+	    colon ? (unsigned)fp_parse_count("forkpin stress", "--inject", colon + 1, 1000000) : 4;
 }
 
 enum { OPT_DURATION = 256, OPT_ITERATIONS, OPT_THREADS, OPT_SIZE, OPT_JSON, OPT_SEED, OPT_INJECT };
@@ -880,10 +860,12 @@ static void parse_stress_args(struct stress_opts *opt, int argc, char **argv)
 			duration_given = true;
 			break;
 		case OPT_ITERATIONS:
-			opt->iterations = parse_count(optarg, "--iterations", 1ul << 40);
+			opt->iterations =
+			    fp_parse_count("forkpin stress", "--iterations", optarg, 1ul << 40);
 			break;
 		case OPT_THREADS:
-			opt->threads = (unsigned)parse_count(optarg, "--threads", MAX_THREADS);
+			opt->threads = (unsigned)fp_parse_count("forkpin stress", "--threads",
+								optarg, MAX_THREADS);
 			break;
 		case OPT_SIZE:
 			if (!fp_parse_size(optarg, &opt->size) || opt->size < STRESS_PAGE ||

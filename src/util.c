@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,4 +272,40 @@ int fp_smaps_has_flag(const void *addr, const char *flag)
 	}
 	fclose(f);
 	return err ? err : -ENOENT;
+}
+
+void fp_usage_error(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+void fp_require_writable(const char *who, const char *flag, const char *path)
+{
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fp_usage_error(who, "%s %s: %s: give a writable path", flag, path, strerror(errno));
+	close(fd);
+}
+
+unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v == 0 || v > max || *arg == '-')
+		fp_usage_error(who, "%s '%s': give a count from 1 to %lu", flag, arg, max);
+	return v;
 }

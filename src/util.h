@@ -45,4 +45,13 @@ bool fp_has_cap_ipc_lock(void);
  */
 int fp_smaps_field(const void *addr, const char *field, unsigned long *kb);
 int fp_smaps_has_flag(const void *addr, const char *flag);
+
+/* Bad usage: print "@who: <message>" as one line on stderr and exit 2. */
+void fp_usage_error(const char *who, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+/* Exit 2 naming @flag unless @path can be created for writing (checked before long work). */
+void fp_require_writable(const char *who, const char *flag, const char *path);
+/* A count from 1 to @max, or exit 2 naming @flag. */
+unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max);
+
 #endif

@@ -156,22 +156,6 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
-/* Check a report path is writable before booting a guest for minutes. */
-static void check_writable(const char *path, const char *flag)
-{
-	int fd;
-
-	if (!path)
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "forkpin vm: %s %s: %s: give a writable path\n", flag, path,
-			strerror(errno));
-		exit(2);
-	}
-	close(fd);
-}
-
 int fp_cmd_vm(int argc, char **argv)
 {
 	static const char guest_sh[] =
@@ -186,8 +170,8 @@ int fp_cmd_vm(int argc, char **argv)
 	int status = 0;
 
 	split_args(&a, argc, argv);
-	check_writable(a.json, "--json");
-	check_writable(a.junit, "--junit");
+	fp_require_writable("forkpin vm", "--json", a.json);
+	fp_require_writable("forkpin vm", "--junit", a.junit);
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))
 		vm_usage("cannot find its own binary or make a temporary directory", NULL);

@@ -50,11 +50,12 @@ fi
 
 # Nothing left behind: no stray processes, sysctls untouched.
 before=$(cat /proc/sys/vm/nr_hugepages)
-"$fp" run 'iouring/anon/*' >/dev/null 2>&1 &
+marker=$((424200000 + $$)) # a seed no other run uses, to find this run's processes
+"$fp" run 'iouring/anon/*' --seed "$marker" >/dev/null 2>&1 &
 runner=$!
 wait $runner
 sleep 0.2
-strays=$(pgrep -f "^$fp run" | wc -l)
+strays=$(pgrep -f -- "--seed $marker" | wc -l)
 ok $([ "$strays" -eq 0 ] && echo 0 || echo 1) "no forkpin processes remain after a run ($strays)"
 ok $([ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ] && echo 0 || echo 1) \
 	"vm.nr_hugepages unchanged by a run"
