@@ -166,6 +166,9 @@ static int ofi_getinfo_rma(const char *prov, struct fi_info **out)
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->domain_attr->mr_mode = OFI_MR_MODES;
 	hints->domain_attr->threading = FI_THREAD_DOMAIN;
+	/* a write completes when its data is in the target's memory, not merely sent: the
+	 * parent checks the buffer right after dma_wait */
+	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
 	if (prov && prov[0]) {
 		hints->fabric_attr->prov_name = strdup(prov);
 		if (!hints->fabric_attr->prov_name) {
