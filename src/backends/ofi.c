@@ -286,6 +286,13 @@ static int ofi_open_domain(struct fi_info *info, struct fid_fabric **fabric,
 	return ret;
 }
 
+/* How the fork probe process ends when it does not die from a signal. */
+enum ofi_probe_exit {
+	OFI_PROBE_OK = 0,	   /* fork() returned in the parent and the child */
+	OFI_PROBE_NO_DOMAIN = 90,  /* fabric/domain did not open: open() will say why */
+	OFI_PROBE_FORK_FAILED = 91 /* fork() returned -1 */
+};
+
 /* Wait for @pid up to OFI_DEADLINE_MS; its status, or -1 after killing it. */
 static int ofi_wait_child(pid_t pid)
 {
@@ -328,7 +335,7 @@ static int ofi_probe_fork(struct fp_dev *dev, struct fi_info *info)
 		pid_t grandchild;
 
 		if (ofi_open_domain(info, &fabric, &domain, &what))
-			_exit(0); /* open() reports it with the real call */
+			_exit(OFI_PROBE_NO_DOMAIN); /* open() reports it with the real call */
 		if (getenv("FORKPIN_OFI_TEST_ABORT_ON_FORK"))
 			pthread_atfork(abort, NULL, NULL); /* test hook: emulate EFA's handler */
 		grandchild = fork();
@@ -336,7 +343,7 @@ static int ofi_probe_fork(struct fp_dev *dev, struct fi_info *info)
 			_exit(0);
 		if (grandchild > 0)
 			waitpid(grandchild, NULL, 0);
-		_exit(grandchild < 0 ? 3 : 0);
+		_exit(grandchild < 0 ? OFI_PROBE_FORK_FAILED : OFI_PROBE_OK);
 	}
 	status = ofi_wait_child(pid);
 	if (status < 0)
@@ -344,23 +351,32 @@ static int ofi_probe_fork(struct fp_dev *dev, struct fi_info *info)
 				    "fork probe: a process with an open %s domain did not finish a "
 				    "fork() within %d ms",
 				    prov, OFI_DEADLINE_MS);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
-		return fp_dev_error(
-		    dev, -EIO,
-		    "fork() aborts a process with an open %s domain: the provider's pthread_atfork "
-		    "handler called abort() (probe died from SIGABRT). EFA does this unless "
-		    "FI_EFA_FORK_SAFE=1 (kernel 5.13+, rdma-core 35+) or rdma-core reports fork "
-		    "UNNEEDED; applications using %s must not fork",
-		    prov, prov);
-	if (WIFSIGNALED(status))
-		return fp_dev_error(
-		    dev, -EIO,
-		    "fork() kills a process with an open %s domain: probe died from "
-		    "signal %d (%s)",
-		    prov, WTERMSIG(status), strsignal(WTERMSIG(status)));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGABRT)
+		return fp_dev_error(dev, -EIO,
+				    "fork() kills a process with an open %s domain: the probe died "
+				    "from signal %d (%s)",
+				    prov, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == OFI_PROBE_FORK_FAILED)
 		return fp_dev_error(dev, -EIO, "fork() fails in a process with an open %s domain",
 				    prov);
+	if (WIFSIGNALED(status) ||
+	    (WEXITSTATUS(status) != OFI_PROBE_OK && WEXITSTATUS(status) != OFI_PROBE_NO_DOMAIN)) {
+		char how[96];
+
+		if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "died from SIGABRT");
+		else /* a library's SIGABRT handler (psm2's backtrace printer) exits instead */
+			snprintf(how, sizeof(how),
+				 "exited with status %d (a SIGABRT handler's exit; see stderr)",
+				 WEXITSTATUS(status));
+		return fp_dev_error(
+		    dev, -EIO,
+		    "provider %s aborts fork(): a probe process with an open %s domain %s inside "
+		    "fork(), i.e. an atfork handler aborted it. EFA does this unless "
+		    "FI_EFA_FORK_SAFE=1 (kernel 5.13+, rdma-core 35+) or rdma-core reports fork "
+		    "UNNEEDED; applications using %s cannot fork",
+		    prov, prov, how, prov);
+	}
 	return 0;
 }
 
