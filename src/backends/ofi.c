@@ -9,10 +9,13 @@
  *   DMA to host   = fi_write from a backend-owned staging buffer into the case's MR;
  *   DMA from host = fi_read from the case's MR into the staging buffer, copied out at dma_wait.
  * The operation is posted in *_start and its completion is read from the CQ in dma_wait,
- * bounded by a deadline. With manual-progress providers (ofi_rxm, tcp) the target side only
- * moves data while the CQ is read, i.e. in dma_wait; a NIC with RMA offload (verbs, efa) may
- * move it as soon as it is posted, so "in-flight" there forks right after the post, as an
- * application would.
+ * bounded by a deadline; writes ask for FI_DELIVERY_COMPLETE, so a completion means the data
+ * is in the target memory. Queued DMA (the in-flight scenario) needs the data to move after
+ * the fork: ofi-api asks for FI_PROGRESS_MANUAL data progress, under which the target side
+ * moves data only while the application drives progress (fi_cq_read in dma_wait), so it has
+ * FP_CAP_QUEUED_DMA. A NIC with RMA offload (verbs, efa) executes the RMA as soon as it is
+ * posted and libfabric has no portable way to hold it back (the verbs backend's RNR gate has
+ * no libfabric equivalent), so the ofi row does not claim it.
  *
  * The provider's mr_mode decides how MRs are used, not an assumption: FI_MR_LOCAL (the
  * staging buffer is registered and its descriptor passed), FI_MR_VIRT_ADDR (RMA addresses are
@@ -59,7 +62,7 @@ static const struct fp_option ofi_options[] = {
     {0},
 };
 
-#define OFI_CAPS (FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA | FP_CAP_ANY_MEMORY)
+#define OFI_CAPS (FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_ANY_MEMORY)
 /* one RMA operation per transfer; the staging buffer is this large */
 #define OFI_MAX_TRANSFER (1u << 20)
 /* soft-RoCE under QEMU TCG moves ~30 MB/s: keep a case to a few seconds of traffic */
@@ -153,8 +156,9 @@ static const char *ofi_op_name(bool read)
 	return read ? "fi_read" : "fi_write";
 }
 
-/* fi_getinfo for RMA on an RDM endpoint, optionally for provider @prov; -FI_E* or 0. */
-static int ofi_getinfo_rma(const char *prov, struct fi_info **out)
+/* fi_getinfo for RMA on an RDM endpoint, optionally for provider @prov, with manual data
+ * progress when @manual; -FI_E* or 0. */
+static int ofi_getinfo_rma(const char *prov, bool manual, struct fi_info **out)
 {
 	struct fi_info *hints = fi_allocinfo();
 	int ret;
@@ -169,6 +173,8 @@ static int ofi_getinfo_rma(const char *prov, struct fi_info **out)
 	/* a write completes when its data is in the target's memory, not merely sent: the
 	 * parent checks the buffer right after dma_wait */
 	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
+	if (manual)
+		hints->domain_attr->data_progress = FI_PROGRESS_MANUAL;
 	if (prov && prov[0]) {
 		hints->fabric_attr->prov_name = strdup(prov);
 		if (!hints->fabric_attr->prov_name) {
@@ -225,7 +231,7 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 	const char *other = pins ? "ofi-api" : "ofi";
 	struct fi_info *list = NULL, *i;
 	char names[256];
-	int ret = ofi_getinfo_rma(want, &list);
+	int ret = ofi_getinfo_rma(want, !pins, &list);
 
 	if (ret == -FI_ENODATA || (!ret && !list)) {
 		if (want && want[0])
@@ -502,6 +508,11 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc(ofi state): out of memory");
 	dev->priv = st;
+	/* ofi_rxm sizes its core CQ as (tx + rx queue) x universe size: with the default
+	 * universe of 256 that exceeds rxe's and many NICs' CQ limit, and fi_enable fails
+	 * with EINVAL. One endpoint talks to itself here; a user's value wins. Read at
+	 * libfabric's initialisation, which happens in this process (never in main). */
+	setenv("FI_UNIVERSE_SIZE", "16", 0);
 	ret = ofi_choose(dev, pins, &st->info);
 	if (ret)
 		goto err;
@@ -789,7 +800,7 @@ static int ofi_query_provider(char *out, size_t size)
 	struct fi_info *info = NULL;
 	char known[512];
 	const char *p;
-	int ret = ofi_getinfo_rma(want, &info);
+	int ret = ofi_getinfo_rma(want, false, &info);
 
 	if (!ret) {
 		fi_freeinfo(info);
@@ -907,7 +918,7 @@ static int ofi_query_stack(char *out, size_t size)
 	snprintf(out + used, size - used, "providers=%s\n", list[0] ? list : "none");
 	info = NULL;
 	list[0] = '\0';
-	if (!ofi_getinfo_rma(NULL, &info)) {
+	if (!ofi_getinfo_rma(NULL, false, &info)) {
 		for (i = info; i; i = i->next) {
 			char item[96];
 
@@ -1004,7 +1015,7 @@ const struct fp_backend fp_ofi_api_backend = {
     .name = "ofi-api",
     .summary = "libfabric RMA with providers that do not pin (tcp, shm): API-level checks, "
 	       "not DMA proofs",
-    .caps = OFI_CAPS,
+    .caps = OFI_CAPS | FP_CAP_QUEUED_DMA,
     .limits =
 	{
 	    .max_transfer = OFI_MAX_TRANSFER,
