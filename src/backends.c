@@ -17,6 +17,8 @@
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
     &fp_iouring_backend,
+    &fp_verbs_backend, &fp_verbs_odp_backend,
+    &fp_vfio_backend,
     &fp_ofi_backend,
     &fp_ofi_api_backend,
     &fp_vmsplice_backend,

@@ -1,0 +1,111 @@
+#!/bin/bash
+# tests/vm/vfio.sh: run every vfio case in the test VM against its edu device
+# (forkpin run --backend vfio --vfio-device <edu BDF>) and fail unless all of them pass and
+# the negative controls are detected. Cases may only SKIP for memory the VM cannot provide
+# (1 GiB huge pages); a skip that names VFIO, the IOMMU or the device is a failure.
+# Known kernel limitations (listed in known_failure below, each with the fix commit) are
+# reported but accepted on the kernels that have them.
+# Prints TAP (forkpin's own TAP as comments); exit 0/1, 77 (skip) if QEMU is not installed.
+# usage: tests/vm/vfio.sh [FORKPIN] [setup/vm/run options, e.g. --kernel-release 6.12
+# --iommu virtio]. FORKPIN defaults to build/forkpin (meson setup build && ninja -C build).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+forkpin=$top/build/forkpin
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+	forkpin=$(realpath "$1")
+	shift
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	exit 77
+fi
+if [ ! -x "$forkpin" ]; then
+	echo "Bail out! $forkpin missing: meson setup build && ninja -C build"
+	exit 1
+fi
+
+# shellcheck disable=SC2016 # expanded by the guest shell
+guest_script='
+edu=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor):$(cat $d/device)" = 0x1234:0x11e8 ] && edu=${d##*/}
+done
+[ -n "$edu" ] || { echo "Bail out! no edu device (1234:11e8) in the VM"; exit 1; }
+# virtio-iommu cannot remap interrupts on x86, and type1 refuses such an IOMMU unless told
+# otherwise; a throw-away VM may allow it. intel-iommu (dmar*) has intremap=on.
+case $(basename "$(readlink /sys/bus/pci/devices/$edu/iommu)") in
+dmar*) ;;
+*) echo 1 >/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ;;
+esac
+# /tmp is an overlay without O_TMPFILE in the VM: file-private needs a tmpfs.
+export TMPDIR=/dev/shm
+echo "# guest kernel: $(uname -r)"
+"$FORKPIN" run --backend vfio --vfio-device "$edu"
+'
+tap=$(mktemp /tmp/forkpin-vfio.XXXXXX)
+trap 'rm -f "$tap"' EXIT
+"$top/setup/vm/run" "$@" -- env FORKPIN="$forkpin" sh -c "$guest_script" >"$tap" 2>&1
+st=$?
+sed 's/^/# /' "$tap"
+
+# known_failure CASE DIAGNOSIS: true when a failure is a known limitation of the guest kernel.
+known_failure() {
+	local major minor
+	IFS=. read -r major minor _ <<<"$kernel"
+	case $1 in
+	# Before 6.2 a read-only FOLL_LONGTERM pin of a MAP_PRIVATE file page pins the page-cache
+	# page instead of breaking COW, so the parent's later write goes to an anonymous copy the
+	# device never sees. Fixed by 84209e87c696 "mm/gup: reliable R/O long-term pinning in
+	# COW mappings" (6.2).
+	vfio/file-private/device-reads-ro)
+		((major < 6 || (major == 6 && minor < 2))) && [[ $2 == *"hold zeros"* ]] ;;
+	*) false ;;
+	esac
+}
+
+kernel=$(sed -n 's/^# guest kernel: //p' "$tap")
+totals=$(grep '^# Totals:' "$tap")
+echo "1..4"
+n_pass=$(sed -n 's/^# Totals: pass:\([0-9]*\).*/\1/p' <<<"$totals")
+[ "${n_pass:-0}" -gt 0 ]
+ok=$?
+echo "$([ $ok = 0 ] || echo "not ")ok 1 - forkpin ran the vfio cases in the guest (kernel ${kernel:-?}, ${n_pass:-0} passed, exit $st)"
+fail=$ok
+
+unexpected=0 known=()
+while IFS= read -r line; do
+	id=${line#not ok * }
+	id=${id%% *}
+	if known_failure "$id" "$line"; then
+		known+=("$id")
+	else
+		unexpected=$((unexpected + 1))
+		echo "# unexpected: $line"
+	fi
+done < <(grep '^not ok ' "$tap")
+errors=$(sed -n 's/.* error:\([0-9]*\).*/\1/p' <<<"$totals")
+if [ "$unexpected" = 0 ] && [ "${errors:-1}" = 0 ] && [ -n "$totals" ]; then
+	echo "ok 2 - no failures but known kernel limitations (${known[*]:-none})"
+else
+	echo "not ok 2 - $unexpected unexpected failure(s), ${errors:-?} error(s)"
+	fail=1
+fi
+
+vfio_skips=$(sed -n 's/^ok [0-9]* \([^ ]*\) # SKIP \(.*\)/\1: \2/p' "$tap" |
+	grep -iE ': .*(vfio|iommu|device)')
+if [ -z "$vfio_skips" ]; then
+	echo "ok 3 - no case skipped for a VFIO, IOMMU or device reason"
+else
+	echo "not ok 3 - cases skipped for a VFIO reason"
+	printf '%s\n' "$vfio_skips" | head -3 | sed 's/^/#   /'
+	fail=1
+fi
+
+if grep -qE 'controls detected:[1-9][0-9]* missed:0\)' <<<"$totals"; then
+	echo "ok 4 - the negative controls (control-dontneed) are detected as lost DMA"
+else
+	echo "not ok 4 - controls: $totals"
+	fail=1
+fi
+exit $fail
