@@ -47,6 +47,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ static const struct fp_option ofi_options[] = {
 
 #if HAVE_LIBFABRIC
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -87,6 +89,74 @@ static const struct fp_option ofi_options[] = {
 #include <rdma/fi_rma.h>
 
 #include "../util.h"
+
+/*
+ * libfabric is loaded with dlopen() by the processes that use it (case and query processes),
+ * never linked into forkpin: the libraries it pulls in (libpsm_infinipath, through the psm
+ * provider) install SIGSEGV/SIGABRT handlers from their constructors that turn a crash into
+ * exit(1). Linked, they would run in every forkpin process and hide the signals by which
+ * every backend's cases report crashes and MADV_DONTFORK faults. ofi_load() also puts back
+ * whatever signal dispositions the process had before the load.
+ */
+#define OFI_LIBRARY "libfabric.so.1"
+static struct {
+	int (*getinfo)(uint32_t version, const char *node, const char *service, uint64_t flags,
+		       const struct fi_info *hints, struct fi_info **info);
+	void (*freeinfo)(struct fi_info *info);
+	struct fi_info *(*dupinfo)(const struct fi_info *info);
+	int (*fabric)(struct fi_fabric_attr *attr, struct fid_fabric **fabric, void *context);
+	const char *(*strerror)(int errnum);
+	uint32_t (*version)(void);
+	int (*getparams)(struct fi_param **params, int *count);
+	void (*freeparams)(struct fi_param *params);
+} ofi_fn;
+
+/* Load libfabric once per process; 0, or -ENODEV with the reason in @err. */
+static int ofi_load(char *err, size_t size)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} syms[] = {
+	    {"fi_getinfo", offsetof(__typeof__(ofi_fn), getinfo)},
+	    {"fi_freeinfo", offsetof(__typeof__(ofi_fn), freeinfo)},
+	    {"fi_dupinfo", offsetof(__typeof__(ofi_fn), dupinfo)},
+	    {"fi_fabric", offsetof(__typeof__(ofi_fn), fabric)},
+	    {"fi_strerror", offsetof(__typeof__(ofi_fn), strerror)},
+	    {"fi_version", offsetof(__typeof__(ofi_fn), version)},
+	    {"fi_getparams", offsetof(__typeof__(ofi_fn), getparams)},
+	    {"fi_freeparams", offsetof(__typeof__(ofi_fn), freeparams)},
+	};
+	static struct sigaction saved[NSIG];
+	static void *lib;
+	size_t i;
+	int sig;
+
+	if (lib)
+		return 0;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, NULL, &saved[sig]);
+	lib = dlopen(OFI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &saved[sig], NULL);
+	if (!lib) {
+		snprintf(err, size, "dlopen(%s): %s: install libfabric1", OFI_LIBRARY, dlerror());
+		return -ENODEV;
+	}
+	for (i = 0; i < FP_ARRAY_SIZE(syms); i++) {
+		void *f = dlsym(lib, syms[i].name);
+
+		if (!f) {
+			snprintf(err, size, "%s: no symbol %s", OFI_LIBRARY, syms[i].name);
+			dlclose(lib);
+			lib = NULL;
+			return -ENODEV;
+		}
+		memcpy((char *)&ofi_fn + syms[i].offset, &f, sizeof(f));
+	}
+	return 0;
+}
 
 #define OFI_API_VERSION FI_VERSION(FI_MAJOR_VERSION, FI_MINOR_VERSION)
 /* Bound for one completion, for the fork probe and for a query child. */
@@ -160,7 +230,7 @@ static const char *ofi_op_name(bool read)
  * progress when @manual; -FI_E* or 0. */
 static int ofi_getinfo_rma(const char *prov, bool manual, struct fi_info **out)
 {
-	struct fi_info *hints = fi_allocinfo();
+	struct fi_info *hints = ofi_fn.dupinfo(NULL);
 	int ret;
 
 	if (!hints)
@@ -178,12 +248,12 @@ static int ofi_getinfo_rma(const char *prov, bool manual, struct fi_info **out)
 	if (prov && prov[0]) {
 		hints->fabric_attr->prov_name = strdup(prov);
 		if (!hints->fabric_attr->prov_name) {
-			fi_freeinfo(hints);
+			ofi_fn.freeinfo(hints);
 			return -FI_ENOMEM;
 		}
 	}
-	ret = fi_getinfo(OFI_API_VERSION, NULL, NULL, 0, hints, out);
-	fi_freeinfo(hints);
+	ret = ofi_fn.getinfo(OFI_API_VERSION, NULL, NULL, 0, hints, out);
+	ofi_fn.freeinfo(hints);
 	return ret;
 }
 
@@ -254,13 +324,13 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 	}
 	if (ret)
 		return fp_dev_error(dev, -ENODEV, "fi_getinfo(FI_RMA, %s): %s",
-				    want && want[0] ? want : "any provider", fi_strerror(-ret));
+				    want && want[0] ? want : "any provider", ofi_fn.strerror(-ret));
 	for (i = list; i; i = i->next)
 		if (ofi_provider_pins(i->fabric_attr->prov_name) == pins)
 			break;
 	if (!i) {
 		ofi_info_names(list, names, sizeof(names));
-		fi_freeinfo(list);
+		ofi_fn.freeinfo(list);
 		if (want && want[0])
 			return fp_dev_error(
 			    dev, -ENODEV,
@@ -275,8 +345,8 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 			   "forkpin vm)"
 			 : "try --ofi-provider tcp");
 	}
-	*out = fi_dupinfo(i);
-	fi_freeinfo(list);
+	*out = ofi_fn.dupinfo(i);
+	ofi_fn.freeinfo(list);
 	if (!*out)
 		return fp_dev_error(dev, -ENOMEM, "fi_dupinfo: out of memory");
 	return 0;
@@ -286,7 +356,7 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 static int ofi_open_domain(struct fi_info *info, struct fid_fabric **fabric,
 			   struct fid_domain **domain, const char **what)
 {
-	int ret = fi_fabric(info->fabric_attr, fabric, NULL);
+	int ret = ofi_fn.fabric(info->fabric_attr, fabric, NULL);
 
 	*what = "fi_fabric";
 	if (ret)
@@ -406,14 +476,14 @@ static int ofi_mr_error(struct fp_dev *dev, int ret, const char *what, size_t le
 		return fp_dev_error(dev, ret,
 				    "fi_mr_reg(%s, %s, %zu bytes): %s: RLIMIT_MEMLOCK is %s, the "
 				    "case pins %s: raise it with ulimit -l",
-				    prov, what, len, fi_strerror(-ret),
+				    prov, what, len, ofi_fn.strerror(-ret),
 				    fp_format_size(rl.rlim_cur, have, sizeof(have)),
 				    fp_format_size(len, need, sizeof(need)));
 	if (ret == -FI_EOPNOTSUPP || ret == -FI_ENOSYS)
 		return fp_dev_error(dev, -ENODEV, "fi_mr_reg(%s, %s): %s refuses this memory: %s",
-				    prov, what, prov, fi_strerror(-ret));
+				    prov, what, prov, ofi_fn.strerror(-ret));
 	return fp_dev_error(dev, ret < 0 ? ret : -EIO, "fi_mr_reg(%s, %s, %zu bytes): %s", prov,
-			    what, len, fi_strerror(-ret));
+			    what, len, ofi_fn.strerror(-ret));
 }
 
 /* Register [addr, addr+len) with @access as the provider's mr_mode demands. */
@@ -436,7 +506,7 @@ static int ofi_mr_reg(struct fp_dev *dev, void *addr, size_t len, uint64_t acces
 			*mr = NULL;
 			return fp_dev_error(dev, ret,
 					    "fi_mr_bind/fi_mr_enable(%s, FI_MR_ENDPOINT): %s", what,
-					    fi_strerror(-ret));
+					    ofi_fn.strerror(-ret));
 		}
 	}
 	return 0;
@@ -463,7 +533,7 @@ static void ofi_close(struct fp_dev *dev)
 	if (st->staging)
 		munmap(st->staging, st->staging_len);
 	if (st->info)
-		fi_freeinfo(st->info);
+		ofi_fn.freeinfo(st->info);
 	free(st);
 	dev->priv = NULL;
 }
@@ -480,30 +550,30 @@ static int ofi_open_endpoint(struct fp_dev *dev, struct ofi_state *st)
 
 	ret = fi_cq_open(st->domain, &cq_attr, &st->cq, NULL);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_cq_open: %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_cq_open: %s", ofi_fn.strerror(-ret));
 	ret = fi_av_open(st->domain, &av_attr, &st->av, NULL);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_av_open: %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_av_open: %s", ofi_fn.strerror(-ret));
 	ret = fi_endpoint(st->domain, st->info, &st->ep, NULL);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_endpoint(FI_EP_RDM): %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_endpoint(FI_EP_RDM): %s", ofi_fn.strerror(-ret));
 	ret = fi_ep_bind(st->ep, &st->av->fid, 0);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_ep_bind(AV): %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_ep_bind(AV): %s", ofi_fn.strerror(-ret));
 	ret = fi_ep_bind(st->ep, &st->cq->fid, FI_TRANSMIT | FI_RECV);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_ep_bind(CQ): %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_ep_bind(CQ): %s", ofi_fn.strerror(-ret));
 	ret = fi_enable(st->ep);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_enable: %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_enable: %s", ofi_fn.strerror(-ret));
 	ret = fi_getname(&st->ep->fid, name, &name_len);
 	if (ret)
-		return fp_dev_error(dev, ret, "fi_getname: %s", fi_strerror(-ret));
+		return fp_dev_error(dev, ret, "fi_getname: %s", ofi_fn.strerror(-ret));
 	ret = fi_av_insert(st->av, name, 1, &st->self, 0, NULL);
 	if (ret != 1)
 		return fp_dev_error(dev, ret < 0 ? ret : -EIO,
 				    "fi_av_insert(the endpoint's own address): %s",
-				    ret < 0 ? fi_strerror(-ret) : "not inserted");
+				    ret < 0 ? ofi_fn.strerror(-ret) : "not inserted");
 	return 0;
 }
 
@@ -521,6 +591,9 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	 * with EINVAL. One endpoint talks to itself here; a user's value wins. Read at
 	 * libfabric's initialisation, which happens in this process (never in main). */
 	setenv("FI_UNIVERSE_SIZE", "16", 0);
+	ret = ofi_load(dev->error, sizeof(dev->error));
+	if (ret)
+		goto err;
 	if (getenv(ofi_plan_var(pins))) { /* check_options found nothing for this row */
 		ret = fp_dev_error(dev, -ENODEV, "%s", getenv(ofi_plan_var(pins)));
 		goto err;
@@ -535,7 +608,7 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	ret = ofi_open_domain(st->info, &st->fabric, &st->domain, &what);
 	if (ret) {
 		fp_dev_error(dev, -ENODEV, "%s(%s): %s", what, st->info->fabric_attr->prov_name,
-			     fi_strerror(-ret));
+			     ofi_fn.strerror(-ret));
 		ret = -ENODEV;
 		goto err;
 	}
@@ -627,13 +700,14 @@ static int ofi_cq_error(struct fp_dev *dev, struct ofi_state *st, const char *op
 	memset(&e, 0, sizeof(e));
 	n = fi_cq_readerr(st->cq, &e, 0);
 	if (n < 0)
-		return fp_dev_error(dev, -EIO, "%s: fi_cq_readerr: %s", op, fi_strerror((int)-n));
+		return fp_dev_error(dev, -EIO, "%s: fi_cq_readerr: %s", op,
+				    ofi_fn.strerror((int)-n));
 	fi_cq_strerror(st->cq, e.prov_errno, e.err_data, text, sizeof(text));
 	return fp_dev_error(dev, -EIO,
 			    "%s of %zu bytes at offset %zu (%s) completed with error: %s "
 			    "(provider error %d: %s)",
 			    op, st->len, st->off, st->info->fabric_attr->prov_name,
-			    fi_strerror(e.err), e.prov_errno, text);
+			    ofi_fn.strerror(e.err), e.prov_errno, text);
 }
 
 /* Read one completion; 1 got one, 0 none yet, -errno (described) on an error entry. */
@@ -648,7 +722,7 @@ static int ofi_cq_poll(struct fp_dev *dev, struct ofi_state *st, const char *op)
 		return 0;
 	if (n == -FI_EAVAIL)
 		return ofi_cq_error(dev, st, op);
-	return fp_dev_error(dev, -EIO, "%s: fi_cq_read: %s", op, fi_strerror((int)-n));
+	return fp_dev_error(dev, -EIO, "%s: fi_cq_read: %s", op, ofi_fn.strerror((int)-n));
 }
 
 /* Back off a little while waiting: yield first, then sleep, never spin a core for long. */
@@ -688,7 +762,7 @@ static int ofi_post(struct fp_dev *dev, struct ofi_reg *r, bool read, size_t off
 			return fp_dev_error(
 			    dev, ret < 0 ? (int)ret : -EIO, "%s(%zu bytes at offset %zu, %s): %s",
 			    ofi_op_name(read), len, off, st->info->fabric_attr->prov_name,
-			    fi_strerror((int)-ret));
+			    ofi_fn.strerror((int)-ret));
 		/* the provider needs progress (e.g. connecting to itself): drive it */
 		err = ofi_cq_poll(dev, st, ofi_op_name(read));
 		if (err < 0)
@@ -817,7 +891,7 @@ static void ofi_plan_rows(char *out, size_t size)
 
 		memset(&dev, 0, sizeof(dev));
 		if (!ofi_choose(&dev, pins, &info)) {
-			fi_freeinfo(info);
+			ofi_fn.freeinfo(info);
 			continue;
 		}
 		snprintf(out + used, size - used, "%s=%s\n", ofi_plan_var(pins), dev.error);
@@ -831,13 +905,16 @@ static int ofi_query_provider(char *out, size_t size)
 	const char *want = fp_option_get("ofi-provider");
 	struct fi_info *info = NULL;
 	char known[512];
+
+	if (ofi_load(out, size))
+		return 1; /* the cases SKIP with the same reason */
 	const char *p;
 	int ret = 0;
 
 	if (want)
 		ret = ofi_getinfo_rma(want, false, &info);
 	if (!want || !ret) {
-		fi_freeinfo(info);
+		ofi_fn.freeinfo(info);
 		ofi_plan_rows(out, size);
 		return 0;
 	}
@@ -849,7 +926,7 @@ static int ofi_query_provider(char *out, size_t size)
 		struct fi_param *params;
 		int count, k;
 
-		if (!fi_getparams(&params, &count)) {
+		if (!ofi_fn.getparams(&params, &count)) {
 			for (k = 0; k < count; k++) {
 				const char *pn = params[k].name;
 				char name[64];
@@ -866,10 +943,10 @@ static int ofi_query_provider(char *out, size_t size)
 				name[c] = '\0';
 				ofi_list_add(known, sizeof(known), name);
 			}
-			fi_freeparams(params);
+			ofi_fn.freeparams(params);
 		}
 	}
-	if (!fi_getinfo(OFI_API_VERSION, NULL, NULL, 0, NULL, &info)) {
+	if (!ofi_fn.getinfo(OFI_API_VERSION, NULL, NULL, 0, NULL, &info)) {
 		struct fi_info *i;
 
 		for (i = info; i; i = i->next) {
@@ -883,7 +960,7 @@ static int ofi_query_provider(char *out, size_t size)
 				p += n + (p[n] == ';');
 			}
 		}
-		fi_freeinfo(info);
+		ofi_fn.freeinfo(info);
 	}
 	for (p = want; *p;) {
 		size_t n = strcspn(p, ";");
@@ -894,7 +971,8 @@ static int ofi_query_provider(char *out, size_t size)
 			snprintf(out, size,
 				 "--ofi-provider '%s': libfabric %u.%u knows no provider '%s': see "
 				 "fi_info -l",
-				 want, FI_MAJOR(fi_version()), FI_MINOR(fi_version()), part);
+				 want, FI_MAJOR(ofi_fn.version()), FI_MINOR(ofi_fn.version()),
+				 part);
 			return 2;
 		}
 		p += n + (p[n] == ';');
@@ -951,9 +1029,14 @@ static int ofi_query_stack(char *out, size_t size)
 	char list[1024] = "";
 	size_t used;
 
-	snprintf(out, size, "libfabric=%u.%u (headers %d.%d)\n", FI_MAJOR(fi_version()),
-		 FI_MINOR(fi_version()), FI_MAJOR_VERSION, FI_MINOR_VERSION);
-	if (!fi_getinfo(OFI_API_VERSION, NULL, NULL, 0, NULL, &info)) {
+	if (ofi_load(list, sizeof(list))) {
+		snprintf(out, size, "libfabric=%s\n", list);
+		return 0;
+	}
+
+	snprintf(out, size, "libfabric=%u.%u (headers %d.%d)\n", FI_MAJOR(ofi_fn.version()),
+		 FI_MINOR(ofi_fn.version()), FI_MAJOR_VERSION, FI_MINOR_VERSION);
+	if (!ofi_fn.getinfo(OFI_API_VERSION, NULL, NULL, 0, NULL, &info)) {
 		for (i = info; i; i = i->next) {
 			char item[96];
 
@@ -962,7 +1045,7 @@ static int ofi_query_stack(char *out, size_t size)
 				 FI_MINOR(i->fabric_attr->prov_version));
 			ofi_list_add(list, sizeof(list), item);
 		}
-		fi_freeinfo(info);
+		ofi_fn.freeinfo(info);
 	}
 	used = strlen(out);
 	snprintf(out + used, size - used, "providers=%s\n", list[0] ? list : "none");
@@ -976,7 +1059,7 @@ static int ofi_query_stack(char *out, size_t size)
 				 ofi_provider_pins(i->fabric_attr->prov_name) ? " (pins)" : "");
 			ofi_list_add(list, sizeof(list), item);
 		}
-		fi_freeinfo(info);
+		ofi_fn.freeinfo(info);
 	}
 	used = strlen(out);
 	snprintf(out + used, size - used, "rma_providers=%s\n", list[0] ? list : "none");
