@@ -180,6 +180,8 @@ struct fp_dev {
 	size_t reg_len;
 	bool dma_outstanding; /* a *_start returned 0 and dma_wait has not run */
 	char error[512];      /* the last failure, described */
+	char note[128];	      /* set by open: what the case ran on (e.g. which provider), shown
+			       * as the case's note */
 };
 
 /* Record why the last operation failed; returns @err (a negative errno) for tail calls. */

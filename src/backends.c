@@ -20,6 +20,8 @@ const struct fp_backend *const fp_backends[] = {
     &fp_verbs_backend,	   /* ibv_reg_mr + RC loopback RDMA */
     &fp_verbs_odp_backend, /* on-demand-paging MRs: no pins, MMU notifiers */
     &fp_vfio_backend,	   /* VFIO type1 maps + a DMA engine (edu) */
+    &fp_ofi_backend,	   /* fi_mr_reg + fi_write/fi_read on pinning providers */
+    &fp_ofi_api_backend,   /* the same on tcp/shm: API-level checks, no pins */
     &fp_vmsplice_backend,  /* negative control: page references without pins */
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);

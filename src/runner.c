@@ -73,6 +73,8 @@ void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms,
 				     .out = out,
 				     .step_timeout_ms = step_timeout_ms};
 
+		if (dev.note[0])
+			fp_note(&ctx, "%s", dev.note);
 		c->sc->run(&ctx);
 		fp_dev_close(&dev);
 	}

@@ -1,0 +1,55 @@
+#!/bin/bash
+# The ofi backends on this host without RDMA: libfabric's tcp provider runs every ofi-api case
+# as an API-level check (fi_mr_reg + fi_write/fi_read over loopback, no pins), the pinning
+# ofi row SKIPs naming the other row, a bad provider name is a usage error, and a provider
+# whose atfork handler aborts fork() fails its cases with that reason (emulated).
+# usage: tests/integration/ofi_host.sh FORKPIN
+fp=$1
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/lib.sh"
+if "$fp" env 2>/dev/null | grep -q '^ofi  *not built'; then
+	echo "1..0 # SKIP forkpin was built without libfabric (apt-get install libfabric-dev)"
+	exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export TMPDIR=$tmp
+
+expect_exit 0 "ofi-api with tcp passes on the host" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon,memfd,malloc-subpage \
+	--json "$tmp/r.json"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep '^not ok' | sed 's/^/# /' | head -10
+python3 - "$tmp/r.json" <<'PY'
+import json, sys
+cases = json.load(open(sys.argv[1]))["cases"]
+ran = [c for c in cases if c["result"] == "pass"]
+bad = [c for c in cases if c["result"] not in ("pass", "skip")]
+print(f"# {len(ran)} ofi-api cases passed, {len(bad)} did not")
+for c in bad[:10]:
+    print(f"# {c['id']}: {c['result']}: {c['diagnosis']}")
+sys.exit(0 if len(ran) >= 25 and not bad and
+         all("tcp" in c["note"] and "API-level check" in c["note"] for c in ran) else 1)
+PY
+ok $? "every ofi-api case ran, and its note names the provider and says API-level check"
+contains "ofi-api/anon/in-flight" "ofi-api runs the in-flight case (manual progress)"
+
+expect_exit 4 "the pinning row SKIPs with a non-pinning provider" -- \
+	"$fp" run -b ofi --ofi-provider tcp -m anon -s child-writes
+contains "does not pin memory: its cases run in the ofi-api row" "and says where they run"
+
+expect_exit 2 "an unknown provider is a usage error" -- \
+	"$fp" run -b ofi --ofi-provider bogus -m anon
+contains "knows no provider 'bogus'" "and names it"
+expect_exit 2 "a malformed provider name is a usage error" -- \
+	"$fp" run -b ofi-api --ofi-provider 'tcp name' -m anon
+
+FORKPIN_OFI_TEST_ABORT_ON_FORK=1 expect_exit 1 \
+	"a provider whose atfork handler aborts fork() fails the case (emulated)" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
+contains "aborts fork(): a probe process with an open tcp;ofi_rxm domain" \
+	"and the reason names the provider and the abort"
+
+expect_exit 0 "forkpin env reports the libfabric stack" -- "$fp" env
+contains "ofi.libfabric" "with the libfabric version"
+contains "ofi.env.FI_EFA_FORK_SAFE" "and the fork environment variables"
+tap_done
