@@ -70,6 +70,7 @@ void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms,
 				     .seed = seed,
 				     .access = c->sc->access,
 				     .mem_flags = c->mt->flags,
+				     .dontfork = -1,
 				     .out = out,
 				     .step_timeout_ms = step_timeout_ms};
 

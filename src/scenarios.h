@@ -42,8 +42,8 @@ struct fp_ctx {
 				* what each process must see */
 	struct fp_outcome *out;
 	int step_timeout_ms; /* bound for each wait on a child */
-	bool dontfork;	     /* the registered range is MADV_DONTFORK (fork-init):
-			      * children have no mapping, and a touch is SIGSEGV */
+	int dontfork; /* -1 not looked up yet, else 1 when the registered range is MADV_DONTFORK
+		       * (fork-init): children have no mapping, and a touch is SIGSEGV */
 };
 
 struct fp_scenario {
