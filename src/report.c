@@ -56,6 +56,7 @@ const char *fp_verdict_name(enum fp_verdict v)
 	    [FP_VERDICT_SKIP] = "skip",
 	    [FP_VERDICT_CONTROL_DETECTED] = "control-detected",
 	    [FP_VERDICT_CONTROL_MISSED] = "control-missed",
+	    [FP_VERDICT_XFAIL] = "xfail",
 	};
 	return names[v];
 }

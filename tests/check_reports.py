@@ -35,6 +35,8 @@ def main():
     ok(all(needed <= set(c) for c in cases), "every JSON case has id, result, diagnosis, duration")
     ok(all(c["id"] == f"{c['backend']}/{c['memtype']}/{c['scenario']}" for c in cases),
        "JSON ids are backend/memtype/scenario")
+    verdicts = {"pass", "fail", "skip", "control-detected", "control-missed", "xfail"}
+    ok(all(c["result"] in verdicts for c in cases), "every result is a known verdict")
     failed = sum(c["result"] in ("fail", "control-missed") for c in cases)
     ok(report["totals"]["failed"] == failed, "JSON totals agree with the cases")
     if want_cases is not None:
