@@ -36,7 +36,8 @@ struct vm_args {
 	const char *run[MAX_ARGS];
 	size_t nrun;
 	const char *json, *junit;
-	bool several_kernels;
+	const char *kernels; /* --kernels LIST: one run per kernel, then a comparison */
+	const char *compare; /* --compare FILE: the full case x kernel table as TSV */
 };
 
 static void __attribute__((noreturn)) vm_usage(const char *what, const char *arg)
@@ -75,7 +76,8 @@ static void split_args(struct vm_args *a, int argc, char **argv)
 		if (in(vm_value_opts, FP_ARRAY_SIZE(vm_value_opts), arg)) {
 			if (!value)
 				vm_usage("option needs a value:", arg);
-			a->several_kernels |= !strcmp(arg, "--kernels");
+			if (!strcmp(arg, "--kernels"))
+				a->kernels = argv[i + 1];
 			push(a->vm, &a->nvm, arg);
 			push(a->vm, &a->nvm, argv[++i]);
 			continue;
@@ -92,15 +94,19 @@ static void split_args(struct vm_args *a, int argc, char **argv)
 				vm_usage("option needs a value:", arg);
 			push(a->vm, &a->nvm, vm_renamed[r].theirs);
 			push(a->vm, &a->nvm, argv[++i]);
+		} else if (!strcmp(arg, "--compare") && value) {
+			a->compare = argv[++i];
 		} else if ((!strcmp(arg, "--json") || !strcmp(arg, "--junit")) && value) {
 			*(arg[3] == 's' ? &a->json : &a->junit) = argv[++i];
 		} else {
 			push(a->run, &a->nrun, arg);
 		}
 	}
-	if (a->several_kernels && (a->json || a->junit))
-		vm_usage("--json/--junit take one kernel: use --kernel-release, not --kernels",
+	if (a->kernels && (a->json || a->junit))
+		vm_usage("--json/--junit take one kernel (with --kernels, use --compare FILE)",
 			 NULL);
+	if (a->compare && !a->kernels)
+		vm_usage("--compare needs --kernels LIST", NULL);
 }
 
 /* setup/vm/run: $FORKPIN_VM_RUN, else the source tree forkpin was built from. */
@@ -156,6 +162,149 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
+#define MAX_KERNELS 8
+#define MAX_CASES   2048
+
+/* Verdicts per case id and kernel, read back from each guest's JSON report. */
+struct comparison {
+	char kernels[MAX_KERNELS][32];
+	size_t nkernels;
+	char ids[MAX_CASES][96];
+	char verdict[MAX_CASES][MAX_KERNELS][20];
+	size_t ncases;
+};
+
+/* The text of "key": "value" on @line into @out; false when the key is not there. */
+static bool json_field(const char *line, const char *key, char *out, size_t size)
+{
+	char pattern[64];
+	const char *p, *end;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\": \"", key);
+	p = strstr(line, pattern);
+	if (!p)
+		return false;
+	p += strlen(pattern);
+	end = strchr(p, '"');
+	if (!end || (size_t)(end - p) >= size)
+		return false;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return true;
+}
+
+static size_t case_row(struct comparison *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncases; i++)
+		if (!strcmp(c->ids[i], id))
+			return i;
+	if (c->ncases == MAX_CASES)
+		return MAX_CASES;
+	snprintf(c->ids[c->ncases], sizeof(c->ids[0]), "%s", id);
+	return c->ncases++;
+}
+
+/* forkpin's JSON has one case per line: take id and result from each. */
+static void load_kernel(struct comparison *c, size_t k, const char *path)
+{
+	char line[16384], id[96], result[20];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t row;
+
+		if (!json_field(line, "id", id, sizeof(id)) ||
+		    !json_field(line, "result", result, sizeof(result)))
+			continue;
+		row = case_row(c, id);
+		if (row < MAX_CASES)
+			snprintf(c->verdict[row][k], sizeof(c->verdict[0][0]), "%s", result);
+	}
+	fclose(f);
+}
+
+static bool row_differs(const struct comparison *c, size_t row)
+{
+	size_t k;
+
+	for (k = 1; k < c->nkernels; k++)
+		if (strcmp(c->verdict[row][k], c->verdict[row][0]))
+			return true;
+	return false;
+}
+
+static void print_row(FILE *f, const struct comparison *c, size_t row, const char *sep)
+{
+	size_t k;
+
+	fprintf(f, "%-44s", c->ids[row]);
+	for (k = 0; k < c->nkernels; k++)
+		fprintf(f, "%s%-16s", sep, c->verdict[row][k][0] ? c->verdict[row][k] : "(no run)");
+	fputc('\n', f);
+}
+
+/* One table for all kernels: the cases whose verdict differs, and optionally all as TSV. */
+static void compare_kernels(const char *outdir, const char *list, const char *tsv_path)
+{
+	struct comparison *c = calloc(1, sizeof(*c));
+	char copy[256], *save, *tok, path[4096];
+	size_t row, k, differ = 0;
+	FILE *tsv;
+
+	if (!c)
+		return;
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (tok = strtok_r(copy, ",", &save); tok && c->nkernels < MAX_KERNELS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		snprintf(c->kernels[c->nkernels], sizeof(c->kernels[0]), "%s", tok);
+		snprintf(path, sizeof(path), "%s/%s/forkpin.json", outdir, tok);
+		load_kernel(c, c->nkernels++, path);
+	}
+	printf("# comparison over kernels:");
+	for (k = 0; k < c->nkernels; k++)
+		printf(" %s", c->kernels[k]);
+	printf(" (%zu cases)\n", c->ncases);
+	for (row = 0; row < c->ncases; row++)
+		if (row_differs(c, row)) {
+			if (!differ++)
+				printf("# cases whose verdict differs:\n");
+			printf("#   ");
+			print_row(stdout, c, row, " ");
+		}
+	if (!differ)
+		printf("# every case has the same verdict on every kernel\n");
+	tsv = tsv_path ? fopen(tsv_path, "we") : NULL;
+	if (tsv) {
+		fprintf(tsv, "case");
+		for (k = 0; k < c->nkernels; k++)
+			fprintf(tsv, "\t%s", c->kernels[k]);
+		fputc('\n', tsv);
+		for (row = 0; row < c->ncases; row++) {
+			fputs(c->ids[row], tsv);
+			for (k = 0; k < c->nkernels; k++)
+				fprintf(tsv, "\t%s",
+					c->verdict[row][k][0] ? c->verdict[row][k] : "-");
+			fputc('\n', tsv);
+		}
+		fclose(tsv);
+	}
+	free(c);
+}
+
+/* Remove the guests' result files and the temporary directory. */
+static void remove_outdir(const char *outdir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", outdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "forkpin vm: could not remove %s\n", outdir);
+}
+
 int fp_cmd_vm(int argc, char **argv)
 {
 	static const char guest_sh[] =
@@ -172,6 +321,7 @@ int fp_cmd_vm(int argc, char **argv)
 	split_args(&a, argc, argv);
 	fp_require_writable("forkpin vm", "--json", a.json);
 	fp_require_writable("forkpin vm", "--junit", a.junit);
+	fp_require_writable("forkpin vm", "--compare", a.compare);
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))
 		vm_usage("cannot find its own binary or make a temporary directory", NULL);
@@ -199,18 +349,12 @@ int fp_cmd_vm(int argc, char **argv)
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	status = pid < 0 ? 2 : WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-	if (status != 2 && status != 3) {
+	if (a.kernels)
+		compare_kernels(outdir, a.kernels, a.compare);
+	else if (status != 2 && status != 3) {
 		bring_back(outdir, "forkpin.json", a.json, &status);
 		bring_back(outdir, "forkpin.junit.xml", a.junit, &status);
 	}
-	{
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/forkpin.json", outdir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/forkpin.junit.xml", outdir);
-		unlink(path);
-		rmdir(outdir);
-	}
+	remove_outdir(outdir);
 	return status;
 }
