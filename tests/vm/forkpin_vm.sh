@@ -33,6 +33,15 @@ rc=$?
 ok $([ $rc -eq 1 ] && echo 0 || echo 1) "a case failing in the guest makes forkpin vm exit 1 (got $rc)"
 contains "not ok 1 iouring/anon/nested # timeout" "and the failing case is named"
 
+out=$("$fp" vm --kernels 6.1,6.12 iouring/anon/parent-writes vmsplice/anon/device-reads \
+	--compare "$tmp/cmp.tsv" 2>&1)
+rc=$?
+ok $([ $rc -eq 0 ] && echo 0 || echo 1) "forkpin vm --kernels 6.1,6.12 runs both (exit $rc)"
+contains "# comparison over kernels: 6.1 6.12 (2 cases)" "and prints one comparison"
+printf '%s\n' "case	6.1	6.12" "iouring/anon/parent-writes	pass	pass" \
+	"vmsplice/anon/device-reads	control-detected	control-detected" | diff - "$tmp/cmp.tsv" >/dev/null
+ok $? "the --compare table has every case's verdict on every kernel"
+
 out=$("$fp" vm --kernel-release 9.9 2>&1)
 rc=$?
 ok $([ $rc -eq 2 ] && echo 0 || echo 1) "an unknown kernel release is a usage error (got $rc)"
