@@ -17,6 +17,7 @@
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
     &fp_iouring_backend,
+    &fp_vfio_backend,
     &fp_vmsplice_backend,
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);

@@ -6,6 +6,7 @@
 #include "../backend.h"
 
 extern const struct fp_backend fp_iouring_backend;
+extern const struct fp_backend fp_vfio_backend;
 extern const struct fp_backend fp_vmsplice_backend;
 
 #endif

@@ -54,12 +54,12 @@ check "guest stderr reaches the host's stderr, not its stdout" \
 
 # 6-7: a hung guest: exit 3 with a one-line reason, well before the command would end.
 start=$(date +%s)
-"$run" --timeout 30 -- sleep 1000 >"$tmp/out3" 2>"$tmp/err3"
+"$run" --timeout 20 -- sleep 1000 >"$tmp/out3" 2>"$tmp/err3"
 st=$?
 took=$(($(date +%s) - start))
 check "a hung guest makes setup/vm/run exit 3 (got $st after $took s)" \
-	eval '[ "$st" = 3 ] && [ "$took" -lt 60 ]' || show "$tmp/err3"
-check "the hang is explained on stderr" grep -q 'guest did not finish within 30 s' "$tmp/err3"
+	eval '[ "$st" = 3 ] && [ "$took" -lt 45 ]' || show "$tmp/err3"
+check "the hang is explained on stderr" grep -q 'guest did not finish within 20 s' "$tmp/err3"
 
 # 8-9: a guest kernel panic: exit 3, and the reason names the panic.
 "$run" -- sh -c 'echo c >/proc/sysrq-trigger; sleep 100' >"$tmp/out4" 2>"$tmp/err4"
