@@ -16,9 +16,12 @@
 
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
-    &fp_iouring_backend,
-    &fp_vfio_backend,
-    &fp_vmsplice_backend,
+    &fp_iouring_backend,      /* io_uring fixed buffers */
+    &fp_vfio_backend,	      /* vfio, VFIO_TYPE1v2_IOMMU */
+    &fp_vfio_type1_backend,   /* vfio, VFIO_TYPE1_IOMMU */
+    &fp_vfio_iommufd_backend, /* vfio, /dev/iommu + VFIO cdev */
+    &fp_guptest_backend,      /* the kernel's gup_test pin (CONFIG_GUP_TEST) */
+    &fp_vmsplice_backend,     /* the negative control */
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);
 

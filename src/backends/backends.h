@@ -7,6 +7,9 @@
 
 extern const struct fp_backend fp_iouring_backend;
 extern const struct fp_backend fp_vfio_backend;
+extern const struct fp_backend fp_vfio_type1_backend;
+extern const struct fp_backend fp_vfio_iommufd_backend;
+extern const struct fp_backend fp_guptest_backend;
 extern const struct fp_backend fp_vmsplice_backend;
 
 #endif
