@@ -17,6 +17,8 @@
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
     &fp_iouring_backend,      /* io_uring fixed buffers */
+    &fp_verbs_backend,	      /* ibv_reg_mr */
+    &fp_verbs_odp_backend,    /* ibv_reg_mr, on-demand paging */
     &fp_vfio_backend,	      /* vfio, VFIO_TYPE1v2_IOMMU */
     &fp_vfio_type1_backend,   /* vfio, VFIO_TYPE1_IOMMU */
     &fp_vfio_iommufd_backend, /* vfio, /dev/iommu + VFIO cdev */

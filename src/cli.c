@@ -9,6 +9,7 @@
 #include "matrix.h"
 #include "report.h"
 #include "runner.h"
+#include "stress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -70,6 +71,10 @@ static void print_help(FILE *f)
 	    "[--junit FILE] [--seed N] [--repeat N] [-v]\n"
 	    "       forkpin env  [--json FILE]\n"
 	    "       forkpin vm   [VM OPTIONS] [RUN ARGUMENTS]   (see docs/vm.md)\n"
+	    "       forkpin stress   [--duration SEC] [--threads N] [-b LIST] [--json FILE]  "
+	    "(see docs/stress.md)\n"
+	    "       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
+	    "[--plot FILE.png|.svg]\n"
 	    "\n"
 	    "Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
 	    "('iouring/*/child-*').\n"
@@ -407,8 +412,13 @@ int main(int argc, char **argv)
 	cli.run.seed = (uint64_t)time(NULL);
 	if (!strcmp(cli.command, "vm"))
 		return fp_cmd_vm(argc, argv);
+	if (!strcmp(cli.command, "stress"))
+		return fp_cmd_stress(argc, argv);
+	if (!strcmp(cli.command, "forkcost"))
+		return fp_cmd_forkcost(argc, argv);
 	if (strcmp(cli.command, "list") && strcmp(cli.command, "run") && strcmp(cli.command, "env"))
-		usage_error("unknown command '%s': use list, run, env or vm", cli.command);
+		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost)",
+			    cli.command);
 	parse_args(&cli, argc, argv);
 	if (!strcmp(cli.command, "list"))
 		return cmd_list(&cli);

@@ -229,6 +229,21 @@ static int map_shared_anon(struct fp_mem *m, size_t len, char *why, size_t ws)
 
 /* ---- private file mapping ------------------------------------------------------------ */
 
+/* An anonymous file in @dir: O_TMPFILE, or (overlayfs and others lack it) create + unlink. */
+static int open_unlinked_file(const char *dir)
+{
+	char path[4096];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	snprintf(path, sizeof(path), "%s/forkpin-file-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
 /* Pages start as the file's page-cache pages (read-faulted); the first write or a writable
  * pin replaces them by anonymous copies: the COW path for file pages. */
 static int map_file_private(struct fp_mem *m, size_t len, char *why, size_t ws)
@@ -237,10 +252,11 @@ static int map_file_private(struct fp_mem *m, size_t len, char *why, size_t ws)
 	volatile const char *p;
 	size_t off;
 
-	m->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	m->fd = open_unlinked_file(dir);
 	if (m->fd < 0) {
-		snprintf(why, ws, "open(%s, O_TMPFILE): %s: set TMPDIR to a writable directory",
-			 dir, strerror(errno));
+		snprintf(why, ws,
+			 "cannot create a file in %s: %s: set TMPDIR to a writable directory", dir,
+			 strerror(errno));
 		return -ENODEV;
 	}
 	if (ftruncate(m->fd, (off_t)len))

@@ -25,6 +25,8 @@ kc_lock() {
 			"${wait} s; retry later (or set FORKPIN_CACHE_LOCK_WAIT)" >&2
 		exit 2
 	fi
+	# Whatever a holder of the lock left half-written (killed mid-fetch) is stale now.
+	rm -rf "$cache"/.fetch.*
 }
 
 kc_unlock() {
@@ -100,12 +102,10 @@ kc_resolve() {
 
 # kc_fetch SUITE PACKAGE: download and unpack PACKAGE (plus the linux-binary/linux-modules
 # packages newer Debian kernels are split into) into $cache/<release>; print <release>.
-# Caller holds the lock.
+# Caller holds the lock; a failure leaves $cache/.fetch.* for the next kc_lock to remove.
 kc_fetch() {
 	local suite=$1 pkg=$2 tmp deps rel
 	tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
-	# shellcheck disable=SC2064
-	trap "rm -rf '$tmp'" RETURN
 	deps=$(kc_apt "$suite" apt-cache depends "$pkg" 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-(binary|modules|base)-[0-9]/ { printf " %s", $2 }')
 	echo "vm: downloading $pkg$deps from Debian ($suite)" >&2
@@ -145,7 +145,7 @@ kc_install_tree() {
 		[ -f "$f" ] && cp "$f" "$tmp/config"
 	done
 	timeout 300 depmod -b "$root" "$rel" || kc_fail "depmod -b $root $rel failed"
-	rm -rf "$root/boot" "$root/usr/share"
+	rm -rf "${root:?}/boot" "${root:?}/usr/share"
 	kc_initramfs "$root/lib/modules/$rel" "$tmp/initramfs.img"
 	echo "$label" >"$tmp/package"
 	rm -f "$tmp"/*.deb "$tmp/download.log"
@@ -173,6 +173,10 @@ kc_mod_closure() {
 	' "$moddir/modules.dep"
 }
 
+# Modules the initramfs loads, in this order (plus their dependencies). virtio_iommu comes
+# first: the vIOMMU must exist before the devices behind it are bound to drivers.
+kc_initramfs_modules="virtio_iommu virtio_pci 9pnet_virtio 9p overlay"
+
 # kc_initramfs MODDIR OUT: build the busybox initramfs with the virtio/9p/overlay modules
 # of the kernel whose modules are in MODDIR (may be empty: everything built in).
 kc_initramfs() {
@@ -184,8 +188,8 @@ kc_initramfs() {
 	chmod 755 "$ir/init"
 	: >"$ir/modules.order"
 	if [ -n "$moddir" ] && [ -f "$moddir/modules.dep" ]; then
-		# virtio_iommu first: the vIOMMU must exist before the devices behind it are bound.
-		for ko in $(kc_mod_closure "$moddir" virtio_iommu virtio_pci 9pnet_virtio 9p overlay); do
+		# shellcheck disable=SC2086
+		for ko in $(kc_mod_closure "$moddir" $kc_initramfs_modules); do
 			local name=${ko##*/}
 			case $name in
 			*.ko.xz) xz -dc "$moddir/$ko" >"$ir/mod/${name%.xz}" ;;
@@ -208,7 +212,14 @@ kc_initramfs() {
 # kc_get SELECTOR: make sure the Debian kernel for SELECTOR is cached; print <release>.
 kc_get() {
 	local sel=$1 r suite pkg rel
-	if r=$(kc_resolve "$sel"); then
+	# A release resolved within the last day is reused without asking apt (which takes
+	# seconds on sid's lists).
+	if [ -n "$(find "$cache/alias-$sel" -mmin -1440 2>/dev/null)" ]; then
+		rel=$(cat "$cache/alias-$sel")
+	fi
+	if [ -n "${rel:-}" ] && [ -f "$cache/$rel/initramfs.img" ]; then
+		:
+	elif r=$(kc_resolve "$sel"); then
 		read -r suite pkg <<<"$r"
 		rel=${pkg#linux-image-}
 		if [ ! -f "$cache/$rel/initramfs.img" ]; then
@@ -232,13 +243,18 @@ kc_get() {
 	# Rebuild the cached initramfs when its recipe (init script, module list) changed.
 	if [ "$(cat "$cache/$rel/initramfs.stamp" 2>/dev/null)" != "$(kc_initramfs_stamp)" ]; then
 		kc_lock
-		kc_initramfs "$cache/$rel/root/lib/modules/$rel" "$cache/$rel/initramfs.img"
+		if [ "$(cat "$cache/$rel/initramfs.stamp" 2>/dev/null)" != "$(kc_initramfs_stamp)" ]; then
+			kc_initramfs "$cache/$rel/root/lib/modules/$rel" "$cache/$rel/initramfs.img"
+		fi
 		kc_unlock
 	fi
 	echo "$rel"
 }
 
-# kc_initramfs_stamp: identifies the initramfs recipe (this file, the init script, busybox).
+# kc_initramfs_stamp: identifies the initramfs recipe (module list, init script, busybox).
 kc_initramfs_stamp() {
-	cat "$vm_dir/kernel.sh" "$vm_dir/initramfs-init" "$busybox" | md5sum | cut -d' ' -f1
+	{
+		echo "$kc_initramfs_modules"
+		cat "$vm_dir/initramfs-init" "$busybox"
+	} | md5sum | cut -d' ' -f1
 }

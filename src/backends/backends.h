@@ -6,6 +6,7 @@
 #include "../backend.h"
 
 extern const struct fp_backend fp_iouring_backend;
+extern const struct fp_backend fp_verbs_backend, fp_verbs_odp_backend;
 extern const struct fp_backend fp_vfio_backend;
 extern const struct fp_backend fp_vfio_type1_backend;
 extern const struct fp_backend fp_vfio_iommufd_backend;

@@ -1,0 +1,138 @@
+#!/bin/bash
+# tests/vm/verbs.sh: in the test VM (rdma_rxe link rxe0), `forkpin run --backend verbs` must
+# pass every runnable case and detect every negative control, in both fork modes:
+#   default     the kernel's copy-on-fork keeps pinned pages with the parent;
+#   fork-init   ibv_fork_init() + RDMAV_FORK_SAFE=1: registrations are MADV_DONTFORK and
+#               children touching them get SIGSEGV, which the scenarios expect.
+# verbs-odp runs too: it must pass, or skip with the device's missing ODP caps as reason.
+# One guest boot runs both modes. Prints TAP; exit 0 all ok, 1 a check failed, 77 (skip)
+# when QEMU is missing. Extra arguments go to setup/vm/run (e.g. --kernel-release 6.12).
+# FORKPIN_BIN: the forkpin binary (default build/forkpin, built on the host: the guest sees
+# the host root read-only at the same path).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${FORKPIN_BIN:-$top/build/forkpin}
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	exit 77
+fi
+if [ ! -x "$bin" ]; then
+	echo "1..1"
+	echo "not ok 1 - $bin exists: build first (meson setup build && meson compile -C build)"
+	exit 1
+fi
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+
+tmp=$(mktemp -d /tmp/forkpin-verbs.XXXXXX)
+if [ -n "${FORKPIN_KEEP:-}" ]; then
+	echo "# keeping $tmp"
+else
+	trap 'rm -rf "$tmp"' EXIT
+fi
+mkdir -p "$tmp/out"
+
+# In the guest: both modes, each run's TAP, stderr, JSON and exit status to $FORKPIN_VM_OUT.
+# TMPDIR=/dev/shm: the guest's /tmp is an overlay without O_TMPFILE (file-backed memory types).
+# shellcheck disable=SC2016 # expanded by the guest's shell
+guest_script='
+export TMPDIR=/dev/shm
+for mode in default fork-init; do
+	flag=
+	[ "$mode" = fork-init ] && flag=--fork-init
+	"$FORKPIN" run --backend verbs,verbs-odp $flag --json "$FORKPIN_VM_OUT/$mode.json" \
+		>"$FORKPIN_VM_OUT/$mode.tap" 2>"$FORKPIN_VM_OUT/$mode.err"
+	echo $? >"$FORKPIN_VM_OUT/$mode.rc"
+done
+'
+# Exit 3 is a guest that did not finish (TCG boots rarely panic in early timer setup): once
+# more, then it counts.
+for try in 1 2; do
+	"$top/setup/vm/run" --out "$tmp/out" "$@" -- env FORKPIN="$bin" sh -c "$guest_script" \
+		>"$tmp/vm.log" 2>&1
+	vm_rc=$?
+	if [ "$vm_rc" != 3 ] || [ "$try" = 2 ]; then
+		break
+	fi
+	echo "# the guest did not finish ($(grep -m1 -o 'panic.*' "$tmp/vm.log")): booting again"
+done
+
+# The verdicts, from the JSON reports (python3: the host has it; the guest needs nothing).
+python3 - "$tmp/out" "$vm_rc" "$tmp/vm.log" <<'PY'
+import json, os, sys
+
+out, vm_rc, vm_log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+n = 0
+failed = False
+lines = []
+
+
+def check(desc, ok, diag=()):
+    global n, failed
+    n += 1
+    lines.append(("ok" if ok else "not ok") + f" {n} - {desc}")
+    if not ok:
+        failed = True
+        lines.extend("# " + d for d in diag)
+
+
+check(f"the guest ran both modes (setup/vm/run exit {vm_rc})", vm_rc == 0,
+      open(vm_log).read().splitlines()[-20:])
+for mode in ("default", "fork-init"):
+    path = os.path.join(out, mode + ".json")
+    try:
+        rep = json.load(open(path))
+        rc = int(open(os.path.join(out, mode + ".rc")).read())
+    except (OSError, ValueError) as e:
+        err = os.path.join(out, mode + ".err")
+        check(f"{mode}: forkpin wrote a JSON report", False,
+              [str(e)] + (open(err).read().splitlines()[-10:] if os.path.exists(err) else []))
+        continue
+    env = rep.get("environment") or rep.get("env") or {}
+    if isinstance(env, list):
+        env = {e.get("key"): e.get("value") for e in env}
+    cases = rep["cases"]
+    verbs = [c for c in cases if c["backend"] == "verbs"]
+    odp = [c for c in cases if c["backend"] == "verbs-odp"]
+    ran = [c for c in verbs if not c["control"] and c["result"] != "skip"]
+    bad = [c for c in verbs if c["result"] in ("fail", "control-missed")]
+    skipped = [c for c in verbs if c["result"] == "skip"]
+    controls = [c for c in verbs if c["control"] and c["result"] != "skip"]
+    check(f"{mode}: forkpin exited 0 (got {rc})", rc == 0,
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in cases
+           if c["result"] in ("fail", "control-missed")][:20])
+    check(f"{mode}: {len(ran)} verbs cases ran and none failed ({len(bad)} failed)",
+          ran and not bad, [f"{c['id']}: {c['result']}: {c['explanation']}" for c in bad][:20])
+    check(f"{mode}: no verbs case skipped for want of the device ({len(skipped)} skipped)",
+          not any("no RDMA device" in c["diagnosis"] for c in skipped),
+          [f"{c['id']}: {c['diagnosis']}" for c in skipped][:10])
+    check(f"{mode}: every verbs negative control that ran was detected ({len(controls)} ran)",
+          controls and all(c["result"] == "control-detected" for c in controls),
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in controls
+           if c["result"] != "control-detected"])
+    dontfork_notes = [c for c in verbs if "MADV_DONTFORK" in c.get("note", "")]
+    if mode == "default":
+        check("default: no registration was MADV_DONTFORK", not dontfork_notes,
+              [c["id"] for c in dontfork_notes][:10])
+    else:
+        effect = env.get("verbs.fork_init_dontfork", "")
+        if effect.startswith("yes"):
+            check(f"fork-init: children hit the MADV_DONTFORK range as expected "
+                  f"({len(dontfork_notes)} cases)", bool(dontfork_notes))
+        else:
+            check("fork-init: # SKIP this rdma-core does not apply DONTFORK: " + effect, True)
+    odp_bad = [c for c in odp if c["result"] in ("fail", "control-missed")]
+    odp_caps = env.get("verbs.rxe0.odp", "?")
+    odp_ok = [c for c in odp if c["result"] != "skip"]
+    odp_why = "no ODP" if odp_caps == "none" else "ODP"
+    # without ODP caps every runnable verbs-odp case must skip saying so (memory-type skips
+    # are decided first); with them, none may fail
+    check(f"{mode}: verbs-odp: {len(odp_ok)} ran, none failed (rxe0 reports {odp_why})",
+          not odp_bad and (odp_caps != "none" or not odp_ok) and
+          any("on-demand paging" in c["diagnosis"] for c in odp) == (odp_caps == "none"),
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in odp_bad][:10])
+print("TAP version 13")
+print(f"1..{n}")
+print("\n".join(lines))
+sys.exit(1 if failed else 0)
+PY
