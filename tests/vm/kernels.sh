@@ -82,7 +82,7 @@ rc=$?
 out=$(cat "$tmp/no-early-cow.tap")
 ok $([ $rc = 1 ] && echo 0 || echo 1) "no-early-cow: forkpin exits 1 (exit $rc)"
 contains "-forkpin-no-early-cow," "no-early-cow: the guest runs the mutant"
-for b in iouring vfio vfio-iommufd; do
+for b in iouring verbs vfio vfio-iommufd; do
 	for m in anon thp-pmd hugetlb-2m; do
 		expect_case "$b/$m/parent-writes" '^not ok .*no longer maps' \
 			"no-early-cow: $b/$m/parent-writes FAILs as lost DMA"
