@@ -40,6 +40,7 @@ done
 
 # The slice: every backend, private base pages + THP + hugetlb and one shared type, the
 # scenarios where the parent writes after fork or a child stays alive, plus the controls.
+# shellcheck disable=SC2054 # the commas are forkpin's list syntax
 sel=(-m anon,thp-pmd,hugetlb-2m,memfd
 	-s child-writes,parent-writes,child-alive,device-reads,device-reads-ro,control-dontneed)
 
@@ -69,7 +70,7 @@ expect_case() { # expect_case ID REGEX DESCRIPTION
 run_on stock
 rc=$?
 out=$(cat "$tmp/stock.tap")
-ok $([ $rc = 0 ] && echo 0 || echo 1) "stock: forkpin passes everything (exit $rc)"
+ok "$([ $rc = 0 ] && echo 0 || echo 1)" "stock: forkpin passes everything (exit $rc)"
 [ $rc = 0 ] || { grep -E '^not ok' "$tmp/stock.tap" | head -n 10 | sed 's/^/# /'; tail -n 3 "$tmp/stock.err" | sed 's/^/# /'; }
 contains "# guest kernel: 6.12" "stock: the guest runs the custom kernel"
 for id in vfio-iommufd/anon/parent-writes guptest/anon/device-reads-ro \
@@ -80,7 +81,7 @@ done
 run_on no-early-cow
 rc=$?
 out=$(cat "$tmp/no-early-cow.tap")
-ok $([ $rc = 1 ] && echo 0 || echo 1) "no-early-cow: forkpin exits 1 (exit $rc)"
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "no-early-cow: forkpin exits 1 (exit $rc)"
 contains "-forkpin-no-early-cow," "no-early-cow: the guest runs the mutant"
 for b in iouring verbs vfio vfio-iommufd; do
 	for m in anon thp-pmd hugetlb-2m; do
