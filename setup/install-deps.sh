@@ -1,7 +1,8 @@
 #!/bin/bash
 # setup/install-deps.sh: install (idempotently) the Debian 12 packages forkpin needs to build,
 # test, and run its test VM. Runs apt-get update only when a package cannot be found.
-# Usage: setup/install-deps.sh [--dry-run]   (as root, or with sudo available)
+# Usage: setup/install-deps.sh [--dry-run] [--kernel]   (as root, or with sudo available)
+#   --kernel  also the packages setup/kernel/build needs to build the custom test kernels
 set -euo pipefail
 
 build=(meson ninja-build pkg-config gcc clang-format liburing-dev libibverbs-dev
@@ -9,9 +10,21 @@ build=(meson ninja-build pkg-config gcc clang-format liburing-dev libibverbs-dev
 tests=(python3 libxml2-utils)
 vm=(qemu-system-x86 busybox-static kmod rdma-core ibverbs-providers ibverbs-utils
 	rdmacm-utils perftest iproute2)
+# setup/kernel/build (only with --kernel): a kernel from Debian's linux-source package
+kernel=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils)
 
 dry=0
-[ "${1:-}" = --dry-run ] && dry=1
+groups=(build tests vm)
+for arg in "$@"; do
+	case $arg in
+	--dry-run) dry=1 ;;
+	--kernel) groups+=(kernel) ;;
+	*)
+		echo "install-deps: unknown option $arg (use --dry-run, --kernel)" >&2
+		exit 2
+		;;
+	esac
+done
 
 sudo=()
 if [ "$(id -u)" != 0 ]; then
@@ -39,7 +52,7 @@ unknown() { # print the packages of "$@" that apt does not know
 }
 
 updated=0
-for group in build tests vm; do
+for group in "${groups[@]}"; do
 	declare -n pkgs=$group
 	mapfile -t todo < <(missing "${pkgs[@]}")
 	if [ ${#todo[@]} -eq 0 ]; then

@@ -16,13 +16,16 @@
 
 /* Table order is listing and running order: pinning backends first, controls last. */
 const struct fp_backend *const fp_backends[] = {
-    &fp_iouring_backend,   /* io_uring fixed buffers: runs on any kernel with io_uring */
-    &fp_verbs_backend,	   /* ibv_reg_mr + RC loopback RDMA */
-    &fp_verbs_odp_backend, /* on-demand-paging MRs: no pins, MMU notifiers */
-    &fp_vfio_backend,	   /* VFIO type1 maps + a DMA engine (edu) */
-    &fp_ofi_backend,	   /* fi_mr_reg + fi_write/fi_read on pinning providers */
-    &fp_ofi_api_backend,   /* the same on tcp/shm: API-level checks, no pins */
-    &fp_vmsplice_backend,  /* negative control: page references without pins */
+    &fp_iouring_backend,      /* io_uring fixed buffers: any kernel with io_uring */
+    &fp_verbs_backend,	      /* ibv_reg_mr + RC loopback RDMA */
+    &fp_verbs_odp_backend,    /* on-demand-paging MRs: no pins, MMU notifiers */
+    &fp_vfio_backend,	      /* VFIO, VFIO_TYPE1v2_IOMMU, + a DMA engine (edu) */
+    &fp_vfio_type1_backend,   /* VFIO, VFIO_TYPE1_IOMMU */
+    &fp_vfio_iommufd_backend, /* VFIO, /dev/iommu + VFIO cdev */
+    &fp_guptest_backend,      /* the kernel's gup_test read-only pin (CONFIG_GUP_TEST) */
+    &fp_ofi_backend,	      /* fi_mr_reg + fi_write/fi_read on pinning providers */
+    &fp_ofi_api_backend,      /* the same on tcp/shm: API-level checks, no pins */
+    &fp_vmsplice_backend,     /* negative control: page references without pins */
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);
 

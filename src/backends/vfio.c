@@ -33,6 +33,21 @@ static const struct vfio_driver *const vfio_drivers[] = {
     &vfio_edu_driver,
 };
 
+/*
+ * The IOMMU modes, one backend row each (as the kernel's vfio selftests cross every test with
+ * their iommu_mode): the same device and driver behind each front end. All run by default;
+ * a mode the kernel lacks SKIPs and says which kernel option it needs.
+ */
+static const struct vfio_mode {
+	const struct fp_backend *be;
+	const struct vfio_iommu_ops *ops;
+	const char *mode; /* requested mode; NULL: the front end's best */
+} vfio_modes[] = {
+    {&fp_vfio_backend, &vfio_type1_ops, NULL}, /* type1v2, else type1 */
+    {&fp_vfio_type1_backend, &vfio_type1_ops, "type1"},
+    {&fp_vfio_iommufd_backend, &vfio_iommufd_ops, "iommufd"},
+};
+
 /* IOVAs below this are never used: an IOVA of 0 or near it is more likely a bug. */
 #define VFIO_IOVA_FLOOR (1ull << 20)
 #define VFIO_MAX_ALLOCS 4
@@ -388,6 +403,11 @@ static int vfio_open(struct fp_dev *dev)
 	st->pci.bdf = st->bdf;
 	st->iommu.dev = dev;
 	st->iommu.ops = &vfio_type1_ops;
+	for (size_t i = 0; i < FP_ARRAY_SIZE(vfio_modes); i++)
+		if (vfio_modes[i].be == dev->be) {
+			st->iommu.ops = vfio_modes[i].ops;
+			st->iommu.mode = vfio_modes[i].mode;
+		}
 	if (!vfio_bdf_parse(opt, st->bdf, sizeof(st->bdf))) {
 		ret = fp_dev_error(dev, -EINVAL,
 				   "--vfio-device '%s': not a PCI address "
@@ -596,6 +616,9 @@ static void vfio_fingerprint(struct fp_env *env)
 		target[n] = '\0';
 		fp_env_set(env, "vfio.iommu", "%s", strrchr(target, '/') + 1);
 	}
+	fp_env_set(env, "vfio.iommufd", "%s",
+		   access("/dev/iommu", F_OK) == 0 ? "/dev/iommu"
+						   : "(absent: kernel without CONFIG_IOMMUFD)");
 	if (fp_read_line("/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", buf,
 			 sizeof(buf)) == 0)
 		fp_env_set(env, "vfio.type1_allow_unsafe_interrupts", "%s", buf);
@@ -647,20 +670,38 @@ static const struct fp_backend_ops vfio_ops = {
     .check_options = vfio_check_options,
 };
 
+#define VFIO_CAPS                                                                                  \
+	(FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |             \
+	 FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY)
+/* edu's limits: 2048 bytes per command, ~100-200 ms per transfer, so a case moves one page
+ * each way at most */
+#define VFIO_LIMITS                                                                                \
+	{                                                                                          \
+		.max_transfer = 2048, .max_register = 64u << 20, .case_budget = 4096, .align = 1,  \
+	}
+
+/* The three rows share every hook; vfio_modes[] above picks the IOMMU front end. */
 const struct fp_backend fp_vfio_backend = {
     .name = "vfio",
-    .summary = "VFIO Type1 MAP_DMA pin; a PCI device (QEMU edu) DMAs through the IOMMU",
-    .caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST | FP_CAP_DMA_FROM_HOST | FP_CAP_QUEUED_DMA |
-	    FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
-    /* edu's limits: 2048 bytes per command, ~100-200 ms per transfer, so a case moves
-     * one page each way at most */
-    .limits =
-	{
-	    .max_transfer = 2048,
-	    .max_register = 64u << 20,
-	    .case_budget = 4096,
-	    .align = 1,
-	},
+    .summary = "VFIO Type1v2 MAP_DMA pin; a PCI device (QEMU edu) DMAs through the IOMMU",
+    .caps = VFIO_CAPS,
+    .limits = VFIO_LIMITS,
     .ops = &vfio_ops,
     .options = vfio_options,
+};
+
+const struct fp_backend fp_vfio_type1_backend = {
+    .name = "vfio-type1",
+    .summary = "vfio with the original VFIO_TYPE1_IOMMU container",
+    .caps = VFIO_CAPS,
+    .limits = VFIO_LIMITS,
+    .ops = &vfio_ops,
+};
+
+const struct fp_backend fp_vfio_iommufd_backend = {
+    .name = "vfio-iommufd",
+    .summary = "vfio through iommufd: /dev/iommu IOAS_MAP and the VFIO device cdev (6.6+)",
+    .caps = VFIO_CAPS,
+    .limits = VFIO_LIMITS,
+    .ops = &vfio_ops,
 };

@@ -34,8 +34,10 @@ struct vfio_iommu_ops;
 /* struct vfio_iommu - one open IOMMU context (a Type1 container, later an IOAS). */
 struct vfio_iommu {
 	const struct vfio_iommu_ops *ops;
-	struct fp_dev *dev;  /* where failures are described (fp_dev_error) */
-	const char *mode;    /* "type1v2", "type1": for messages and the fingerprint */
+	struct fp_dev *dev; /* where failures are described (fp_dev_error) */
+	/* "type1v2", "type1", "iommufd": for messages and the fingerprint. Set before open to
+	 * the mode wanted ("type1" makes the Type1 front end use VFIO_TYPE1_IOMMU). */
+	const char *mode;
 	uint64_t pgsize_min; /* smallest IOMMU page size: IOVA/vaddr/length alignment */
 	struct vfio_iova_span ranges[VFIO_MAX_IOVA_RANGES]; /* usable IOVAs, sorted */
 	size_t nranges;
@@ -70,6 +72,7 @@ struct vfio_iommu_ops {
 };
 
 extern const struct vfio_iommu_ops vfio_type1_ops;
+extern const struct vfio_iommu_ops vfio_iommufd_ops;
 
 /* struct vfio_pci - a PCI device opened through VFIO. */
 struct vfio_pci {

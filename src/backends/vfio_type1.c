@@ -194,6 +194,7 @@ static int type1_open(struct vfio_iommu *iommu, const char *bdf, int *device_fd)
 	struct vfio_group_status status = {.argsz = sizeof(status)};
 	struct type1_state *st;
 	int type, ret, fd;
+	bool want_v1;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -217,7 +218,8 @@ static int type1_open(struct vfio_iommu *iommu, const char *bdf, int *device_fd)
 				   ret, VFIO_API_VERSION);
 		goto err;
 	}
-	if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
+	want_v1 = iommu->mode && !strcmp(iommu->mode, "type1");
+	if (!want_v1 && ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0) {
 		type = VFIO_TYPE1v2_IOMMU;
 		iommu->mode = "type1v2";
 	} else if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0) {
