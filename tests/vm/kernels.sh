@@ -38,10 +38,13 @@ for k in stock no-early-cow; do
 	}
 done
 
-# The slice: every backend, private base pages + THP + hugetlb and one shared type, the
-# scenarios where the parent writes after fork or a child stays alive, plus the controls.
+# The slice: every backend that moves data through pins without libfabric (the ofi rows add
+# ~1 s of libfabric start-up per case and prove nothing more about the kernel), private base
+# pages + THP + hugetlb and one shared type, the scenarios where the parent writes after fork
+# or a child stays alive, plus the controls.
 # shellcheck disable=SC2054 # the commas are forkpin's list syntax
-sel=(-m anon,thp-pmd,hugetlb-2m,memfd
+sel=(-b iouring,verbs,verbs-odp,vfio,vfio-type1,vfio-iommufd,guptest,vmsplice
+	-m anon,thp-pmd,hugetlb-2m,memfd
 	-s child-writes,parent-writes,child-alive,device-reads,device-reads-ro,control-dontneed)
 
 # run_on KERNEL: the slice in the VM; TAP in $tmp/KERNEL.tap, report in $tmp/KERNEL/.
