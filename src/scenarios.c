@@ -614,28 +614,6 @@ static void scenario_device_reads(struct fp_ctx *ctx)
 	child_finish(ctx, &c, "child");
 }
 
-/* Wait for a plain child (no message pipes) with the step bound; its exit status or -1. */
-static int wait_plain_child(struct fp_ctx *ctx, pid_t pid)
-{
-	uint64_t deadline = fp_now_ns() + (uint64_t)ctx->step_timeout_ms * 1000000ull;
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (fp_now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		usleep(1000);
-	}
-}
-
 /* The parent writes after fork, the device writes, the parent checks: shared tail. */
 static void parent_writes_then_dma(struct fp_ctx *ctx)
 {
@@ -679,7 +657,7 @@ static void scenario_fork_exec(struct fp_ctx *ctx)
 		_exit(127);
 	}
 	parent_writes_then_dma(ctx);
-	check_true_exit(ctx, wait_plain_child(ctx, pid), "fork+exec");
+	check_true_exit(ctx, fp_waitpid_bounded(pid, ctx->step_timeout_ms), "fork+exec");
 }
 
 /*
@@ -700,7 +678,7 @@ static void scenario_posix_spawn(struct fp_ctx *ctx)
 		return;
 	}
 	parent_writes_then_dma(ctx);
-	check_true_exit(ctx, wait_plain_child(ctx, pid), "posix_spawn");
+	check_true_exit(ctx, fp_waitpid_bounded(pid, ctx->step_timeout_ms), "posix_spawn");
 }
 
 /*

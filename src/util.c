@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 uint64_t fp_now_ns(void)
@@ -308,4 +310,25 @@ unsigned long fp_parse_count(const char *who, const char *flag, const char *arg,
 	if (errno || end == arg || *end || v == 0 || v > max || *arg == '-')
 		fp_usage_error(who, "%s '%s': give a count from 1 to %lu", flag, arg, max);
 	return v;
+}
+
+int fp_waitpid_bounded(pid_t pid, int timeout_ms)
+{
+	uint64_t deadline = fp_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (fp_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(1000);
+	}
 }

@@ -53,5 +53,8 @@ void fp_usage_error(const char *who, const char *fmt, ...)
 void fp_require_writable(const char *who, const char *flag, const char *path);
 /* A count from 1 to @max, or exit 2 naming @flag. */
 unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max);
+/* Wait for child @pid at most @timeout_ms: its wait status, or -1 after killing and reaping
+ * it (or when it cannot be waited for). */
+int fp_waitpid_bounded(pid_t pid, int timeout_ms);
 
 #endif

@@ -377,28 +377,6 @@ enum ofi_probe_exit {
 	OFI_PROBE_FORK_FAILED = 91 /* fork() returned -1 */
 };
 
-/* Wait for @pid up to OFI_DEADLINE_MS; its status, or -1 after killing it. */
-static int ofi_wait_child(pid_t pid)
-{
-	uint64_t deadline = fp_now_ns() + (uint64_t)OFI_DEADLINE_MS * 1000000u;
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (fp_now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		usleep(1000);
-	}
-}
-
 /*
  * Does fork() survive in a process with an open domain of this provider? A probe process
  * opens the fabric and domain (where providers install their atfork handlers) and forks
@@ -429,7 +407,7 @@ static int ofi_probe_fork(struct fp_dev *dev, struct fi_info *info)
 			waitpid(grandchild, NULL, 0);
 		_exit(grandchild < 0 ? OFI_PROBE_FORK_FAILED : OFI_PROBE_OK);
 	}
-	status = ofi_wait_child(pid);
+	status = fp_waitpid_bounded(pid, OFI_DEADLINE_MS);
 	if (status < 0)
 		return fp_dev_error(dev, -ETIMEDOUT,
 				    "fork probe: a process with an open %s domain did not finish a "
@@ -874,7 +852,7 @@ static int ofi_in_child(int (*fn)(char *out, size_t size), char *out, size_t siz
 	}
 	out[got] = '\0';
 	close(fds[0]);
-	status = ofi_wait_child(pid);
+	status = fp_waitpid_bounded(pid, OFI_DEADLINE_MS);
 	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
