@@ -22,6 +22,7 @@ const struct fp_backend *const fp_backends[] = {
     &fp_vfio_backend,	      /* VFIO, VFIO_TYPE1v2_IOMMU, + a DMA engine (edu) */
     &fp_vfio_type1_backend,   /* VFIO, VFIO_TYPE1_IOMMU */
     &fp_vfio_iommufd_backend, /* VFIO, /dev/iommu + VFIO cdev */
+    &fp_iommufd_mock_backend, /* iommufd + IOMMUFD_TEST's mock device (no vIOMMU) */
     &fp_guptest_backend,      /* the kernel's gup_test read-only pin (CONFIG_GUP_TEST) */
     &fp_ofi_backend,	      /* fi_mr_reg + fi_write/fi_read on pinning providers */
     &fp_ofi_api_backend,      /* the same on tcp/shm: API-level checks, no pins */
