@@ -101,4 +101,30 @@ expect_case guptest/anon/device-reads '^not ok .*stale' \
 	"no-early-cow: guptest/anon/device-reads FAILs as a stale read"
 expect_case guptest/anon/device-reads-ro '^not ok .*stale' \
 	"no-early-cow: guptest/anon/device-reads-ro FAILs as a stale read"
+
+# iommufd-mock needs a guest without a vIOMMU (IOMMUFD_TEST's mock domain): one short boot
+# per kernel with the page-frame-level backend alone.
+mock_on() { # mock_on KERNEL: TAP in $out, exit status returned
+	"$top/setup/vm/run" --timeout 600 --iommu none --kernel "${image[$1]}" -- \
+		"$top/setup/kernel/guest-forkpin" "$fp" -b iommufd-mock -m anon,thp-pmd,memfd \
+		-s parent-writes,control-dontneed --timeout 30 >"$tmp/mock-$1.tap" 2>/dev/null
+}
+mock_on stock
+rc=$?
+out=$(cat "$tmp/mock-stock.tap")
+ok "$([ $rc = 0 ] && echo 0 || echo 1)" "stock, no vIOMMU: iommufd-mock passes (exit $rc)"
+expect_case iommufd-mock/anon/parent-writes '^ok [0-9]+ [^ ]+$' \
+	"stock: iommufd-mock/anon/parent-writes ran and passed"
+mock_on no-early-cow
+rc=$?
+out=$(cat "$tmp/mock-no-early-cow.tap")
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "no-early-cow, no vIOMMU: iommufd-mock exits 1 (exit $rc)"
+for m in anon thp-pmd; do
+	expect_case "iommufd-mock/$m/parent-writes" '^not ok .*no longer maps' \
+		"no-early-cow: iommufd-mock/$m/parent-writes FAILs as lost DMA"
+done
+expect_case iommufd-mock/memfd/parent-writes '^ok [0-9]+ [^ ]+$' \
+	"no-early-cow: iommufd-mock/memfd/parent-writes (shared) still passes"
+expect_case iommufd-mock/anon/control-dontneed '^ok .*control detected' \
+	"no-early-cow: iommufd-mock/anon/control-dontneed still detected"
 tap_done
