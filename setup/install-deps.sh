@@ -54,21 +54,21 @@ unknown() { # print the packages of "$@" that apt does not know
 updated=0
 for group in "${groups[@]}"; do
 	declare -n pkgs=$group
-	mapfile -t todo < <(missing "${pkgs[@]}")
-	if [ ${#todo[@]} -eq 0 ]; then
+	mapfile -t wanted < <(missing "${pkgs[@]}")
+	if [ ${#wanted[@]} -eq 0 ]; then
 		echo "install-deps: $group: all ${#pkgs[@]} packages installed"
 		continue
 	fi
 	if [ "$dry" = 1 ]; then
-		echo "install-deps: $group: would install ${todo[*]}"
+		echo "install-deps: $group: would install ${wanted[*]}"
 		continue
 	fi
-	if [ "$updated" = 0 ] && [ -n "$(unknown "${todo[@]}")" ]; then
-		echo "install-deps: apt-get update (package lists lack: $(unknown "${todo[@]}" | xargs))"
+	if [ "$updated" = 0 ] && [ -n "$(unknown "${wanted[@]}")" ]; then
+		echo "install-deps: apt-get update (package lists lack: $(unknown "${wanted[@]}" | xargs))"
 		"${sudo[@]}" apt-get -qq update >/dev/null
 		updated=1
 	fi
-	echo "install-deps: $group: installing ${todo[*]}"
-	"${sudo[@]}" apt-get -qq install -y --no-install-recommends "${todo[@]}" >/dev/null
+	echo "install-deps: $group: installing ${wanted[*]}"
+	"${sudo[@]}" apt-get -qq install -y --no-install-recommends "${wanted[@]}" >/dev/null
 done
 echo "install-deps: done"
