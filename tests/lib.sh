@@ -37,3 +37,10 @@ tap_done() {
 	echo "1..$tap_n"
 	[ "$tap_fail" -eq 0 ]
 }
+
+# VM tests: TAP skip (exit 77) when QEMU is missing.
+skip_without_qemu() {
+	command -v qemu-system-x86_64 >/dev/null 2>&1 && return 0
+	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	exit 77
+}

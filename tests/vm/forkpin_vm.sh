@@ -5,10 +5,7 @@
 fp=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib.sh"
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
+skip_without_qemu
 tmp=$(mktemp -d /tmp/forkpin-vmtest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
