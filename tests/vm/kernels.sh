@@ -45,11 +45,25 @@ sel=(-b iouring,verbs,verbs-odp,vfio,vfio-type1,vfio-iommufd,guptest,vmsplice
 	-s child-writes,parent-writes,child-alive,device-reads,device-reads-ro,control-dontneed)
 
 # run_on KERNEL: the slice in the VM; TAP in $tmp/KERNEL.tap, report in $tmp/KERNEL/.
+# vm_run NAME ARGS...: setup/vm/run ARGS with stdout in $tmp/NAME.tap and stderr in
+# $tmp/NAME.err; a guest that did not finish (exit 3: a TCG boot can panic on its timer) gets
+# one more boot. Returns the run's exit status.
+vm_run() {
+	local name=$1 try st
+	shift
+	for try in 1 2; do
+		"$top/setup/vm/run" "$@" >"$tmp/$name.tap" 2>"$tmp/$name.err"
+		st=$?
+		[ "$st" = 3 ] || return "$st"
+		echo "# $name: the guest did not finish (try $try): $(tail -n 1 "$tmp/$name.err")"
+	done
+	return "$st"
+}
+
 run_on() {
 	mkdir -p "$tmp/$1"
-	"$top/setup/vm/run" --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-1200}" --kernel "${image[$1]}" \
-		--out "$tmp/$1" -- "$top/setup/kernel/guest-forkpin" "$fp" "${sel[@]}" --timeout 30 \
-		>"$tmp/$1.tap" 2>"$tmp/$1.err"
+	vm_run "$1" --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-1200}" --kernel "${image[$1]}" \
+		--out "$tmp/$1" -- "$top/setup/kernel/guest-forkpin" "$fp" "${sel[@]}" --timeout 30
 }
 
 # tap_line ID: the TAP line of case ID in $out.
@@ -101,10 +115,10 @@ expect_case guptest/anon/device-reads-ro '^not ok .*stale' \
 
 # iommufd-mock needs a guest without a vIOMMU (IOMMUFD_TEST's mock domain): one short boot
 # per kernel with the page-frame-level backend alone.
-mock_on() { # mock_on KERNEL: TAP in $out, exit status returned
-	"$top/setup/vm/run" --timeout 600 --iommu none --kernel "${image[$1]}" -- \
+mock_on() { # mock_on KERNEL: TAP in $tmp/mock-KERNEL.tap, exit status returned
+	vm_run "mock-$1" --timeout 600 --iommu none --kernel "${image[$1]}" -- \
 		"$top/setup/kernel/guest-forkpin" "$fp" -b iommufd-mock -m anon,thp-pmd,memfd \
-		-s parent-writes,control-dontneed --timeout 30 >"$tmp/mock-$1.tap" 2>/dev/null
+		-s parent-writes,control-dontneed --timeout 30
 }
 mock_on stock
 rc=$?
