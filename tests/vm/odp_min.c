@@ -5,10 +5,11 @@
  * One RC QP pair on one device, connected to itself. One buffer (private anonymous memory)
  * registered with IBV_ACCESS_ON_DEMAND (or pinned with --no-odp), one pinned staging buffer.
  *   1. RDMA WRITE staging -> buffer, wait for the completion, compare the buffer;
- *   2. the CPU writes new data into the buffer, RDMA READ buffer -> staging, wait, compare.
+ *   2. the CPU writes new data into the buffer, RDMA READ buffer -> staging, wait, compare;
+ *   3. (--op send or all) a SEND from staging into a receive posted on the buffer.
  * Prints TAP and, for a mismatch, where it starts and what the bytes there hold.
  *
- * usage: odp_min [--no-odp] [--len BYTES] [--off BYTES] [--op write|read|both]
+ * usage: odp_min [--no-odp] [--len BYTES] [--off BYTES] [--op write|read|both|send|all]
  *                [--device NAME] [--gid-index N]
  * Exit: 0 data correct, 1 data wrong, 2 usage or setup error, 77 no ODP for what was asked.
  */
@@ -27,7 +28,7 @@
 struct opts {
 	bool odp;
 	size_t len, off;
-	bool do_write, do_read;
+	bool do_write, do_read, do_send;
 	const char *device;
 	int gid_index;
 };
@@ -54,7 +55,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: odp_min [--no-odp] [--len BYTES] [--off BYTES] "
-			"[--op write|read|both] [--device NAME] [--gid-index N]\n");
+			"[--op write|read|both|send|all] [--device NAME] [--gid-index N]\n");
 	exit(2);
 }
 
@@ -81,9 +82,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--gid-index"))
 			o->gid_index = atoi(v);
 		else if (!strcmp(a, "--op")) {
-			o->do_write = !strcmp(v, "write") || !strcmp(v, "both");
-			o->do_read = !strcmp(v, "read") || !strcmp(v, "both");
-			if (!o->do_write && !o->do_read)
+			bool all = !strcmp(v, "all"), both = all || !strcmp(v, "both");
+
+			o->do_write = both || !strcmp(v, "write");
+			o->do_read = both || !strcmp(v, "read");
+			o->do_send = all || !strcmp(v, "send");
+			if (!o->do_write && !o->do_read && !o->do_send)
 				usage();
 		} else
 			usage();
@@ -161,7 +165,8 @@ static void check_odp_caps(struct rig *r, const struct opts *o)
 		return;
 	if (!(ex.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
 	    (o->do_write && !(rc & IBV_ODP_SUPPORT_WRITE)) ||
-	    (o->do_read && !(rc & IBV_ODP_SUPPORT_READ))) {
+	    (o->do_read && !(rc & IBV_ODP_SUPPORT_READ)) ||
+	    (o->do_send && !(rc & IBV_ODP_SUPPORT_RECV))) {
 		printf("1..0 # SKIP no RC ODP for the asked operations\n");
 		exit(77);
 	}
@@ -222,6 +227,8 @@ static void connect_qp(struct rig *r, struct ibv_qp *qp, struct ibv_qp *remote)
 		die("ibv_modify_qp(RTS)");
 }
 
+static int poll_send(struct rig *r, const struct timespec *t0);
+
 /* Post one RDMA @op between @local (staging) and @remote_addr, poll its completion (5 s). */
 static int transfer(struct rig *r, enum ibv_wr_opcode op, struct ibv_mr *local,
 		    struct ibv_mr *remote, uint64_t remote_addr, size_t len)
@@ -235,17 +242,25 @@ static int transfer(struct rig *r, enum ibv_wr_opcode op, struct ibv_mr *local,
 				 .send_flags = IBV_SEND_SIGNALED,
 				 .wr.rdma = {.remote_addr = remote_addr, .rkey = remote->rkey}};
 	struct ibv_send_wr *bad;
-	struct timespec t0, t;
-	struct ibv_wc wc;
-	int n;
+	struct timespec t0;
 
 	errno = ibv_post_send(r->req, &wr, &bad);
 	if (errno)
 		die("ibv_post_send");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	return poll_send(r, &t0);
+}
+
+/* Poll completions until the send (wr_id 1) completes; any failure or 5 s: -1. */
+static int poll_send(struct rig *r, const struct timespec *t0)
+{
+	struct timespec t;
+	struct ibv_wc wc;
+	int n;
+
 	while ((n = ibv_poll_cq(r->cq, 1, &wc)) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 5) {
+		if (t.tv_sec - t0->tv_sec > 5) {
 			printf("# no completion within 5 s\n");
 			return -1;
 		}
@@ -254,6 +269,8 @@ static int transfer(struct rig *r, enum ibv_wr_opcode op, struct ibv_mr *local,
 		printf("# completion: %s\n", n < 0 ? "poll failed" : ibv_wc_status_str(wc.status));
 		return -1;
 	}
+	if (wc.wr_id != 1) /* a SEND's receive: the send's own completion follows */
+		return poll_send(r, t0);
 	return 0;
 }
 
@@ -363,6 +380,27 @@ int main(int argc, char **argv)
 			  !compare(stage, o.len, 3, 0);
 		tap(read_ok, what);
 		ok &= read_ok;
+	}
+	if (o.do_send) {
+		bool send_ok;
+		struct ibv_sge rsge = {.addr = (uintptr_t)buf + o.off,
+				       .length = (uint32_t)o.len,
+				       .lkey = buf_mr->lkey};
+		struct ibv_recv_wr rwr = {.wr_id = 7, .sg_list = &rsge, .num_sge = 1}, *rbad;
+
+		fill(stage, o.len, 4);
+		errno = ibv_post_recv(r.resp, &rwr, &rbad);
+		if (errno)
+			die("ibv_post_recv");
+		snprintf(what, sizeof(what), "SEND of %zu bytes into a receive on the %s MR", o.len,
+			 o.odp ? "ODP" : "pinned");
+		send_ok = !transfer(&r, IBV_WR_SEND, stage_mr, buf_mr, 0, o.len) &&
+			  !compare(buf + o.off, o.len, 4,
+				   o.do_read	? 3
+				   : o.do_write ? 2
+						: 1);
+		tap(send_ok, what);
+		ok &= send_ok;
 	}
 	printf("1..%d\n", tap_n);
 	return ok ? 0 : 1;
