@@ -6,6 +6,8 @@
  * given here. The exit status is the guest run's.
  */
 #define _GNU_SOURCE
+#include "cmd.h"
+#include "subcommands.h"
 #include "util.h"
 
 #include <errno.h>
