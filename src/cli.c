@@ -409,7 +409,7 @@ static int cmd_run(struct cli *cli)
 		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
 	if (cli->junit_path)
 		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
 	for (i = 0; i < nrep; i++) {
 		int e = reporters[i]->end(reporters[i]->state, &totals);
@@ -434,7 +434,7 @@ static int cmd_env(struct cli *cli)
 	fp_require_writable("forkpin", "--json", cli->json_path);
 	if (!env)
 		return FP_EXIT_FAIL;
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	if (cli->json_path) {
 		FILE *f = fopen(cli->json_path, "we");
 

@@ -462,7 +462,7 @@ static int write_json(const char *path, const struct fc_row *rows, size_t n, dou
 		err = -errno;
 		goto out;
 	}
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fprintf(f,
 		"{\n  \"command\": \"forkcost\",\n  \"memcpy_gib_s\": %.6g,\n  \"repeat\": %u,\n",
 		memcpy_bw, repeat);

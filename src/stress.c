@@ -774,7 +774,7 @@ static int write_json(const char *path, const struct stress_opts *opt,
 		err = -errno;
 		goto out;
 	}
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fputs("{\n  \"command\": \"stress\",\n  ", f);
 	json_u64(f, "seed", opt->seed);
 	json_u64(f, "threads", opt->threads);
