@@ -6,7 +6,7 @@
  * message instead of undefined behaviour.
  */
 #include "backend.h"
-#include "backends/backends.h"
+#include "backends/registry.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -28,7 +28,7 @@ static void write_case(FILE *f, const struct fp_result *r)
 		r->duration_s);
 }
 
-static void write_json(FILE *f, const struct collected *c, const struct fp_totals *t)
+static void write_json(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
 	size_t i;
 
