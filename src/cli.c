@@ -73,7 +73,7 @@ static const struct fixed_option {
      "    --repeat N        run each case N times"},
     {{"verbose", no_argument, NULL, 'v'},
      CMD_LIST | CMD_RUN,
-     "-v, --verbose         list: the tables; run: a line per case's details"},
+     "-v, --verbose         list: the three tables too; run: the fingerprint as TAP comments"},
     {{"help", no_argument, NULL, 'h'},
      CMD_LIST | CMD_RUN | CMD_ENV,
      "-h, --help            this help"},
