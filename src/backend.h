@@ -192,6 +192,9 @@ int fp_dev_error(struct fp_dev *dev, int err, const char *fmt, ...)
 extern const struct fp_backend *const fp_backends[];
 extern const size_t fp_backend_count;
 const struct fp_backend *fp_backend_find(const char *name);
+/* The whole environment fingerprint: the host's facts, then each backend's (or why it was
+ * not built). */
+void fp_fingerprint_collect(struct fp_env *env);
 
 /* Dispatcher: the only way scenarios reach a backend. Each checks order and limits. */
 int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be);

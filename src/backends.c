@@ -6,7 +6,7 @@
  * message instead of undefined behaviour.
  */
 #include "backend.h"
-#include "backends/backends.h"
+#include "backends/registry.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +38,21 @@ const struct fp_backend *fp_backend_find(const char *name)
 		if (!strcmp(fp_backends[i]->name, name))
 			return fp_backends[i];
 	return NULL;
+}
+
+void fp_fingerprint_collect(struct fp_env *env)
+{
+	size_t i;
+
+	fp_env_collect_host(env);
+	for (i = 0; i < fp_backend_count; i++) {
+		const struct fp_backend *be = fp_backends[i];
+
+		if (be->unavailable)
+			fp_env_set(env, be->name, "not built: %s", be->unavailable);
+		else if (be->ops->fingerprint)
+			be->ops->fingerprint(env);
+	}
 }
 
 /* Option values given on the command line; the environment is the fallback. */

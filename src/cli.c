@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * forkpin's command line: list, run, env, vm. Parsing and validation only; running lives in
- * runner.c, formatting in report_*.c. Bad input is one line naming the fix, exit 2.
+ * forkpin's command line: list, run and env, and the dispatch to the other subcommands
+ * (subcommands.h). Parsing and validation only; running lives in runner.c, formatting in
+ * report_*.c. Bad input is one line naming the fix, exit 2 (cmd.h).
  */
 #define _GNU_SOURCE
 #include "backend.h"
+#include "cmd.h"
 #include "env.h"
 #include "matrix.h"
 #include "report.h"
 #include "runner.h"
-#include "stress.h"
+#include "subcommands.h"
 #include "util.h"
 
 #include <errno.h>
@@ -20,14 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 /* One-line usage errors, exit 2. */
 #define usage_error(...) fp_usage_error("forkpin", __VA_ARGS__)
 
-#define EXIT_USAGE	 2
 #define MAX_LONG_OPTIONS 64
 
 enum {
@@ -39,8 +39,60 @@ enum {
 	OPT_BACKEND_OPTION, /* first of the backends' options */
 };
 
+/* The commands this file parses; an option lists the ones that use it. */
+enum { CMD_LIST = 1u << 0, CMD_RUN = 1u << 1, CMD_ENV = 1u << 2 };
+
+static const struct fixed_option {
+	struct option opt;
+	unsigned used_by; /* CMD_* */
+	const char *help; /* "-b, --backend LIST  what it does" */
+} fixed_options[] = {
+    {{"backend", required_argument, NULL, 'b'},
+     CMD_LIST | CMD_RUN,
+     "-b, --backend LIST    backends, comma-separated (`forkpin list -v` names them)"},
+    {{"mem", required_argument, NULL, 'm'},
+     CMD_LIST | CMD_RUN,
+     "-m, --mem LIST        memory types"},
+    {{"scenario", required_argument, NULL, 's'},
+     CMD_LIST | CMD_RUN,
+     "-s, --scenario LIST   scenarios"},
+    {{"timeout", required_argument, NULL, OPT_TIMEOUT},
+     CMD_RUN,
+     "    --timeout SEC     watchdog per case (default 10)"},
+    {{"json", required_argument, NULL, OPT_JSON},
+     CMD_RUN | CMD_ENV,
+     "    --json FILE       write JSON"},
+    {{"junit", required_argument, NULL, OPT_JUNIT},
+     CMD_RUN,
+     "    --junit FILE      write JUnit XML"},
+    {{"seed", required_argument, NULL, OPT_SEED},
+     CMD_RUN,
+     "    --seed N          pattern seed (default: the time)"},
+    {{"repeat", required_argument, NULL, OPT_REPEAT},
+     CMD_RUN,
+     "    --repeat N        run each case N times"},
+    {{"verbose", no_argument, NULL, 'v'},
+     CMD_LIST | CMD_RUN,
+     "-v, --verbose         list: the three tables too; run: the fingerprint as TAP comments"},
+    {{"help", no_argument, NULL, 'h'},
+     CMD_LIST | CMD_RUN | CMD_ENV,
+     "-h, --help            this help"},
+};
+
+static const struct command {
+	const char *name;
+	unsigned bit;
+	const char *usage;
+} commands[] = {
+    {"list", CMD_LIST, "forkpin list [PATTERN...] [FILTERS] [-v]"},
+    {"run", CMD_RUN,
+     "forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] [--junit FILE] "
+     "[--seed N] [--repeat N] [-v]"},
+    {"env", CMD_ENV, "forkpin env  [--json FILE]"},
+};
+
 struct cli {
-	const char *command;
+	const struct command *command;
 	struct fp_filter filter;
 	struct fp_run_options run;
 	const char *json_path, *junit_path;
@@ -50,27 +102,11 @@ struct cli {
 	const struct fp_option *backend_opts[MAX_LONG_OPTIONS];
 };
 
-static void print_help(FILE *f)
+static void print_backend_options(FILE *f)
 {
 	size_t i;
 	const struct fp_option *o;
 
-	fprintf(
-	    f,
-	    "usage: forkpin list [PATTERN...] [FILTERS]\n"
-	    "       forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] "
-	    "[--junit FILE] [--seed N] [--repeat N] [-v]\n"
-	    "       forkpin env  [--json FILE]\n"
-	    "       forkpin vm   [VM OPTIONS] [RUN ARGUMENTS]   (see docs/vm.md)\n"
-	    "       forkpin stress   [--duration SEC] [--threads N] [-b LIST] [--json FILE]  "
-	    "(see docs/stress.md)\n"
-	    "       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
-	    "[--plot FILE.png|.svg]\n"
-	    "\n"
-	    "Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
-	    "('iouring/*/child-*').\n"
-	    "FILTERS: -b/--backend LIST, -m/--mem LIST, -s/--scenario LIST (comma-separated)\n"
-	    "Exit: 0 all passed (controls detected), 1 a failure, 2 bad usage, 4 all skipped.\n");
 	fprintf(f, "Backend options:\n");
 	for (i = 0; i < fp_backend_count; i++)
 		for (o = fp_backends[i]->options; o && o->name; o++)
@@ -79,26 +115,58 @@ static void print_help(FILE *f)
 				o->env ? o->env : "", fp_backends[i]->name);
 }
 
+static void print_help(FILE *f)
+{
+	fprintf(f,
+		"usage: forkpin list [PATTERN...] [FILTERS]\n"
+		"       forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] "
+		"[--junit FILE] [--seed N] [--repeat N] [-v]\n"
+		"       forkpin env  [--json FILE]\n"
+		"       forkpin vm   [VM OPTIONS] [RUN ARGUMENTS]   (see docs/vm.md)\n"
+		"       forkpin stress   [--duration SEC] [--threads N] [-b LIST] [--json FILE]  "
+		"(see docs/stress.md)\n"
+		"       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
+		"[--plot FILE.png|.svg]\n"
+		"\n"
+		"Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
+		"('iouring/*/child-*').\n"
+		"FILTERS: -b/--backend LIST, -m/--mem LIST, -s/--scenario LIST (comma-separated)\n"
+		"Exit: 0 all passed (controls detected), 1 a failure, 2 bad usage, 4 all skipped.\n"
+		"`forkpin COMMAND --help` lists one command's options.\n");
+	print_backend_options(f);
+}
+
+/* `forkpin COMMAND --help`: that command's options only. */
+static void print_command_help(FILE *f, const struct command *cmd)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s\n", cmd->usage);
+	if (cmd->bit & (CMD_LIST | CMD_RUN))
+		fprintf(f, "Cases are named backend/memtype/scenario; PATTERN is a glob on that "
+			   "name\n('iouring/*/child-*'). FILTERS are the three lists below.\n");
+	fprintf(f, "Options:\n");
+	for (i = 0; i < FP_ARRAY_SIZE(fixed_options); i++)
+		if (fixed_options[i].used_by & cmd->bit)
+			fprintf(f, "  %s\n", fixed_options[i].help);
+	if (cmd->bit == CMD_RUN) {
+		print_backend_options(f);
+		fprintf(f,
+			"Exit: 0 all passed (controls detected), 1 a failure, 2 bad usage, 4 all "
+			"skipped.\n");
+	} else {
+		fprintf(f, "Exit: 0, or 2 on bad usage.\n");
+	}
+}
+
 /* Build the long options: the fixed ones, then every backend's table (fio-style). */
 static void build_longopts(struct cli *cli)
 {
-	static const struct option fixed[] = {
-	    {"backend", required_argument, NULL, 'b'},
-	    {"mem", required_argument, NULL, 'm'},
-	    {"scenario", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"json", required_argument, NULL, OPT_JSON},
-	    {"junit", required_argument, NULL, OPT_JUNIT},
-	    {"seed", required_argument, NULL, OPT_SEED},
-	    {"repeat", required_argument, NULL, OPT_REPEAT},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	};
 	size_t n = 0, i;
 	const struct fp_option *o;
 
-	for (i = 0; i < FP_ARRAY_SIZE(fixed); i++)
-		cli->longopts[n++] = fixed[i];
+	for (i = 0; i < FP_ARRAY_SIZE(fixed_options); i++)
+		cli->longopts[n++] = fixed_options[i].opt;
 	for (i = 0; i < fp_backend_count; i++)
 		for (o = fp_backends[i]->options; o && o->name && n + 1 < MAX_LONG_OPTIONS; o++) {
 			cli->backend_opts[n] = o;
@@ -110,14 +178,39 @@ static void build_longopts(struct cli *cli)
 	cli->longopts[n] = (struct option){0};
 }
 
+/* Exit 2 when the option @c is not one the command uses. */
+static void check_used(const struct cli *cli, int c)
+{
+	const char *name = NULL;
+	char spelled[80];
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_SIZE(fixed_options); i++)
+		if (fixed_options[i].opt.val == c) {
+			if (fixed_options[i].used_by & cli->command->bit)
+				return;
+			name = fixed_options[i].opt.name;
+		}
+	if (!name && c >= OPT_BACKEND_OPTION && c < OPT_BACKEND_OPTION + MAX_LONG_OPTIONS &&
+	    cli->backend_opts[c - OPT_BACKEND_OPTION]) {
+		if (cli->command->bit == CMD_RUN)
+			return;
+		name = cli->backend_opts[c - OPT_BACKEND_OPTION]->name;
+	}
+	if (!name)
+		usage_error("unknown option: `forkpin --help` lists the options");
+	snprintf(spelled, sizeof(spelled), "--%s", name);
+	fp_reject_option("forkpin", cli->command->name, spelled);
+}
+
 static void add_names(const char **list, size_t *n, char *csv, const char *what)
 {
-	if (!fp_filter_add_names(list, n, csv))
-		usage_error("too many %s names (at most %d)", what, FP_MAX_FILTER);
+	fp_parse_list("forkpin", list, n, FP_MAX_FILTER, csv, what);
 }
 
 static void parse_option(struct cli *cli, int c, const char *arg)
 {
+	check_used(cli, c);
 	switch (c) {
 	case 'b':
 		add_names(cli->filter.backends, &cli->filter.nbackends, (char *)arg, "backend");
@@ -141,29 +234,17 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_REPEAT:
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
 		break;
-	case OPT_SEED: {
-		char *end;
-
-		errno = 0;
-		cli->run.seed = strtoull(arg, &end, 0);
-		if (errno || end == arg || *end)
-			usage_error("--seed '%s': give a number, e.g. --seed 42", arg);
+	case OPT_SEED:
+		cli->run.seed = fp_parse_seed("forkpin", arg);
 		break;
-	}
 	case 'v':
 		cli->verbose = true;
 		break;
 	case 'h':
-		print_help(stdout);
-		exit(0);
-	default:
-		if (c >= OPT_BACKEND_OPTION && c < OPT_BACKEND_OPTION + MAX_LONG_OPTIONS &&
-		    cli->backend_opts[c - OPT_BACKEND_OPTION]) {
-			fp_option_set(cli->backend_opts[c - OPT_BACKEND_OPTION]->name,
-				      arg ? arg : "1");
-			break;
-		}
-		usage_error("unknown option: `forkpin --help` lists the options");
+		print_command_help(stdout, cli->command);
+		exit(FP_EXIT_OK);
+	default: /* a backend option: check_used() let only those through */
+		fp_option_set(cli->backend_opts[c - OPT_BACKEND_OPTION]->name, arg ? arg : "1");
 	}
 }
 
@@ -176,11 +257,14 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	optind = 2; /* after the command word */
 	while ((c = getopt_long(argc, argv, "b:m:s:vh", cli->longopts, NULL)) != -1) {
 		if (c == '?')
-			usage_error("unknown or incomplete option '%s': `forkpin --help` lists the "
-				    "options",
-				    argv[optind - 1]);
+			usage_error("unknown or incomplete option '%s': `forkpin %s --help` lists "
+				    "the options",
+				    argv[optind - 1], cli->command->name);
 		parse_option(cli, c, optarg);
 	}
+	if (optind < argc && cli->command->bit == CMD_ENV)
+		usage_error("unexpected argument '%s': `forkpin env` takes no patterns",
+			    argv[optind]);
 	for (; optind < argc; optind++) {
 		if (cli->filter.npatterns == FP_MAX_FILTER)
 			usage_error("too many patterns (at most %d)", FP_MAX_FILTER);
@@ -197,7 +281,7 @@ static struct fp_case *select_cases(const struct cli *cli, size_t *n)
 
 	if (!cases) {
 		fprintf(stderr, "forkpin: out of memory\n");
-		exit(1);
+		exit(FP_EXIT_FAIL);
 	}
 	got = fp_matrix_select(&cli->filter, cases, max, err, sizeof(err));
 	if (got < 0)
@@ -226,23 +310,17 @@ static int cmd_list(struct cli *cli)
 	for (i = 0; i < n; i++)
 		printf("%s%s\n", cases[i].id, cases[i].control ? "  (control)" : "");
 	free(cases);
-	return 0;
+	return FP_EXIT_OK;
 }
 
-/*
- * A pin is charged to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK. Refuse up front
- * when a selected case cannot fit, instead of a run full of confusing registration errors.
- * Hugetlb cases whose pool is short are left out: they SKIP anyway.
- */
+/* The largest pin of the selection must fit RLIMIT_MEMLOCK. Hugetlb cases whose pool is
+ * short are left out: they SKIP anyway. */
 static void check_memlock(const struct fp_case *cases, size_t n)
 {
-	struct rlimit rl;
 	size_t need = 0, i;
 	const char *who = NULL;
-	char have_text[32], need_text[32];
+	char subject[160];
 
-	if (fp_has_cap_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
-		return;
 	for (i = 0; i < n; i++) {
 		const struct fp_memtype *mt = cases[i].mt;
 
@@ -255,12 +333,8 @@ static void check_memlock(const struct fp_case *cases, size_t n)
 			who = cases[i].id;
 		}
 	}
-	if (need > rl.rlim_cur)
-		usage_error("RLIMIT_MEMLOCK is %s, case %s pins %s: raise it with `ulimit -l %zu` "
-			    "or leave those cases out (--mem)",
-			    fp_format_size(rl.rlim_cur, have_text, sizeof(have_text)), who,
-			    fp_format_size(need, need_text, sizeof(need_text)),
-			    (need + 65536) / 1024);
+	snprintf(subject, sizeof(subject), "case %s pins", who ? who : "");
+	fp_check_memlock("forkpin", need, subject, "leave those cases out (--mem)");
 }
 
 /* Each backend in the selection checks its own options once (bad device -> exit 2). */
@@ -292,7 +366,7 @@ static struct fp_case *repeat_cases(struct fp_case *cases, size_t *n, unsigned l
 	out = calloc(*n * repeat, sizeof(*out));
 	if (!out) {
 		fprintf(stderr, "forkpin: out of memory for --repeat %lu\n", repeat);
-		exit(1);
+		exit(FP_EXIT_FAIL);
 	}
 	for (i = 0; i < *n; i++)
 		for (k = 0; k < repeat; k++)
@@ -305,10 +379,14 @@ static struct fp_case *repeat_cases(struct fp_case *cases, size_t *n, unsigned l
 static struct fp_reporter *open_report(struct fp_reporter *(*make)(const char *), const char *path,
 				       const char *flag)
 {
-	struct fp_reporter *r = make(path);
+	struct fp_reporter *r;
 
-	if (!r)
-		usage_error("%s %s: %s: give a writable path", flag, path, strerror(errno));
+	fp_require_writable("forkpin", flag, path);
+	r = make(path);
+	if (!r) {
+		fprintf(stderr, "forkpin: %s %s: %s\n", flag, path, strerror(errno));
+		exit(FP_EXIT_FAIL);
+	}
 	return r;
 }
 
@@ -325,13 +403,13 @@ static int cmd_run(struct cli *cli)
 	check_backend_options(cases, n);
 	cases = repeat_cases(cases, &n, cli->repeat);
 	if (!env)
-		return 1;
+		return FP_EXIT_FAIL;
 	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);
 	if (cli->json_path)
 		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
 	if (cli->junit_path)
 		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
 	for (i = 0; i < nrep; i++) {
 		int e = reporters[i]->end(reporters[i]->state, &totals);
@@ -342,7 +420,7 @@ static int cmd_run(struct cli *cli)
 		}
 		fp_reporter_free(reporters[i]);
 	}
-	code = err ? 1 : fp_totals_exit_code(&totals);
+	code = err ? FP_EXIT_FAIL : fp_totals_exit_code(&totals);
 	free(env);
 	free(cases);
 	return code;
@@ -353,61 +431,57 @@ static int cmd_env(struct cli *cli)
 	struct fp_env *env = calloc(1, sizeof(*env));
 	size_t i;
 
+	fp_require_writable("forkpin", "--json", cli->json_path);
 	if (!env)
-		return 1;
-	fp_env_collect(env);
+		return FP_EXIT_FAIL;
+	fp_fingerprint_collect(env);
 	if (cli->json_path) {
 		FILE *f = fopen(cli->json_path, "we");
 
 		if (!f)
 			usage_error("--json %s: %s: give a writable path", cli->json_path,
 				    strerror(errno));
-		fputs("{", f);
-		for (i = 0; i < env->count; i++) {
-			fputs(i ? ",\n  " : "\n  ", f);
-			fp_json_write_string(f, env->items[i].key);
-			fputs(": ", f);
-			fp_json_write_string(f, env->items[i].value);
-		}
-		fputs("\n}\n", f);
+		fp_env_write_json(f, env, 2);
+		fputc('\n', f);
 		fclose(f);
 	}
 	for (i = 0; i < env->count; i++)
 		printf("%-28s %s\n", env->items[i].key, env->items[i].value);
 	free(env);
-	return 0;
+	return FP_EXIT_OK;
 }
-
-int fp_cmd_vm(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
 	struct cli cli = {.run = {.timeout_s = 10.0}};
+	size_t i;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		print_help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+		return argc < 2 ? FP_EXIT_USAGE : FP_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("forkpin %s (%s)\n", FORKPIN_VERSION, FORKPIN_BUILD_OPTIONS);
-		return 0;
+		return FP_EXIT_OK;
 	}
-	cli.command = argv[1];
-	cli.run.seed = (uint64_t)time(NULL);
-	if (!strcmp(cli.command, "vm"))
+	if (!strcmp(argv[1], "vm"))
 		return fp_cmd_vm(argc, argv);
-	if (!strcmp(cli.command, "stress"))
+	if (!strcmp(argv[1], "stress"))
 		return fp_cmd_stress(argc, argv);
-	if (!strcmp(cli.command, "forkcost"))
+	if (!strcmp(argv[1], "forkcost"))
 		return fp_cmd_forkcost(argc, argv);
-	if (strcmp(cli.command, "list") && strcmp(cli.command, "run") && strcmp(cli.command, "env"))
+	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
+		;
+	if (i == FP_ARRAY_SIZE(commands))
 		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost)",
-			    cli.command);
+			    argv[1]);
+	cli.command = &commands[i];
+	cli.run.seed = (uint64_t)time(NULL);
 	parse_args(&cli, argc, argv);
-	if (!strcmp(cli.command, "list"))
+	if (cli.command->bit == CMD_LIST)
 		return cmd_list(&cli);
-	if (!strcmp(cli.command, "env"))
+	if (cli.command->bit == CMD_ENV)
 		return cmd_env(&cli);
 	return cmd_run(&cli);
 }

@@ -2,8 +2,6 @@
 /* The host part of the fingerprint: kernel, THP, hugetlb, limits, build. */
 #define _GNU_SOURCE
 #include "env.h"
-#include "backend.h"
-#include "memtypes.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -121,22 +119,12 @@ static void env_build(struct fp_env *env)
 	fp_env_set(env, "forkpin.build", "%s", FORKPIN_BUILD_OPTIONS);
 }
 
-void fp_env_collect(struct fp_env *env)
+void fp_env_collect_host(struct fp_env *env)
 {
-	size_t i;
-
 	memset(env, 0, sizeof(*env));
 	env_build(env);
 	env_kernel(env);
 	env_thp(env);
 	env_hugetlb(env);
 	env_limits(env);
-	for (i = 0; i < fp_backend_count; i++) {
-		const struct fp_backend *be = fp_backends[i];
-
-		if (be->unavailable)
-			fp_env_set(env, be->name, "not built: %s", be->unavailable);
-		else if (be->ops->fingerprint)
-			be->ops->fingerprint(env);
-	}
 }

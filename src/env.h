@@ -25,7 +25,8 @@ void fp_env_set(struct fp_env *env, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *fp_env_get(const struct fp_env *env, const char *key);
 
-/* Collect the host facts and every backend's fingerprint. */
-void fp_env_collect(struct fp_env *env);
+/* Reset @env to the host's facts: build, kernel, THP, hugetlb pools, limits. The backends'
+ * part is added by fp_fingerprint_collect() (backend.h), which calls this first. */
+void fp_env_collect_host(struct fp_env *env);
 
 #endif

@@ -12,10 +12,12 @@
  * measured in the same run.
  */
 #define _GNU_SOURCE
-#include "stress.h"
+#include "forkcost_plot.h"
 #include "backend.h"
+#include "cmd.h"
 #include "env.h"
 #include "report.h"
+#include "subcommands.h"
 #include "util.h"
 
 #include <errno.h>
@@ -32,15 +34,15 @@
 #include <unistd.h>
 
 /* One-line usage errors, exit 2. */
-#define usage_error(...) fp_usage_error("forkpin forkcost", __VA_ARGS__)
+#define WHO		 "forkpin forkcost"
+#define usage_error(...) fp_usage_error(WHO, __VA_ARGS__)
 
-#define EXIT_USAGE	 2
-#define EXIT_NOTHING_RAN 4
-#define HUGE_2M		 (2ul << 20)
-#define MAX_ROWS	 512
-#define MAX_REPEAT	 50
-#define MEMCPY_LEN	 (64ul << 20)
+#define HUGE_2M	   (2ul << 20)
+#define MAX_ROWS   512
+#define MAX_REPEAT 50
+#define MEMCPY_LEN (64ul << 20)
 
+/* What a memory mode does to its buffer before the forks. */
 enum fc_flags {
 	FC_PINNED = 1u << 0,   /* registered through a pinning backend */
 	FC_SHARED = 1u << 1,   /* MAP_SHARED */
@@ -48,13 +50,16 @@ enum fc_flags {
 	FC_DONTFORK = 1u << 3, /* MADV_DONTFORK */
 };
 
-/* The memory modes, measured in this order; a mode's extra time is over its base mode. */
-static const struct fc_mode {
+/* A memory mode; a mode's extra time is over its base mode at the same size. */
+struct fc_mode {
 	const char *name;
 	unsigned flags;
 	const char *base; /* the unregistered mode it is compared with, or NULL */
 	bool copies;	  /* fork copies the registered bytes: an implied bandwidth exists */
-} fc_modes[] = {
+};
+
+/* The memory modes, measured in this order; a mode's extra time is over its base mode. */
+static const struct fc_mode fc_modes[] = {
     /* Private anonymous memory, not registered: fork shares it copy-on-write (PTE copies). */
     {.name = "unpinned"},
     /* Private hugetlb, not registered: fork shares the huge pages. */
@@ -79,12 +84,16 @@ struct fc_opts {
 	const char *csv_path, *json_path, *plot_path;
 };
 
+/* A row's outcome: measured, could not run here, or failed. */
+enum fc_status { FC_OK, FC_SKIP, FC_ERROR };
+
+/* One mode (and backend) at one size. */
 struct fc_row {
 	const struct fc_mode *mode;
 	const struct fp_backend *be; /* NULL for unregistered modes */
 	char label[64];		     /* "unpinned", "iouring/pinned" */
 	size_t size;
-	const char *status; /* ok, skip, error */
+	enum fc_status status;
 	char reason[512];
 	double fork_ms, fork_ms_min, fork_ms_max, register_ms;
 	double extra_ms; /* over the base mode; NaN-free: valid when have_extra */
@@ -95,10 +104,13 @@ struct fc_row {
 	unsigned long hugetlb_used;			/* huge pages taken by the fork */
 };
 
-static void row_status(struct fc_row *row, const char *status, const char *fmt, ...)
+static const char *const fc_status_names[] = {
+    [FC_OK] = "ok", [FC_SKIP] = "skip", [FC_ERROR] = "error"};
+
+static void row_status(struct fc_row *row, enum fc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void row_status(struct fc_row *row, const char *status, const char *fmt, ...)
+static void row_status(struct fc_row *row, enum fc_status status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -212,7 +224,7 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 		pid_t pid;
 
 		if (pipe2(pfd, O_CLOEXEC)) {
-			row_status(row, "error", "pipe: %s", strerror(errno));
+			row_status(row, FC_ERROR, "pipe: %s", strerror(errno));
 			return;
 		}
 		t0 = fp_now_ns();
@@ -230,12 +242,12 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 		if (pid < 0) {
 			close(pfd[1]);
 			if (errno == ENOMEM && (row->mode->flags & FC_HUGETLB))
-				row_status(row, "skip",
+				row_status(row, FC_SKIP,
 					   "fork() failed with ENOMEM: too few free huge pages "
 					   "for the child's copies: reserve more (setup/hugetlb "
 					   "reserve)");
 			else
-				row_status(row, "error", "fork: %s", strerror(errno));
+				row_status(row, FC_ERROR, "fork: %s", strerror(errno));
 			return;
 		}
 		row->child_private = child_private_kb(pid, buf) * 1024;
@@ -252,7 +264,7 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 	row->fork_ms = repeat % 2 ? ms[repeat / 2] : (ms[repeat / 2 - 1] + ms[repeat / 2]) / 2;
 	row->fork_ms_min = ms[0];
 	row->fork_ms_max = ms[repeat - 1];
-	row->status = "ok";
+	row->status = FC_OK;
 }
 
 /* Map, fault in, register as the mode says, fork, and undo. */
@@ -268,11 +280,11 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 		unsigned long long free_pages = meminfo_kb("HugePages_Free");
 
 		if (row->size % HUGE_2M) {
-			row_status(row, "skip", "the size is not a multiple of 2 MiB");
+			row_status(row, FC_SKIP, "the size is not a multiple of 2 MiB");
 			return;
 		}
 		if (free_pages < need) {
-			row_status(row, "skip",
+			row_status(row, FC_SKIP,
 				   "needs %lu free 2 MiB huge pages (the buffer%s), %llu free: "
 				   "sudo setup/hugetlb reserve %lu",
 				   need, m->copies ? " and the child's copies" : "", free_pages,
@@ -283,15 +295,15 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 	}
 	buf = mmap(NULL, row->size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (buf == MAP_FAILED) {
-		row_status(row, (m->flags & FC_HUGETLB) ? "skip" : "error", "mmap of %zu bytes: %s",
-			   row->size, strerror(errno));
+		row_status(row, (m->flags & FC_HUGETLB) ? FC_SKIP : FC_ERROR,
+			   "mmap of %zu bytes: %s", row->size, strerror(errno));
 		return;
 	}
 	if (!(m->flags & FC_HUGETLB))
 		madvise(buf, row->size, MADV_NOHUGEPAGE); /* 4 KiB pages: the common case */
 	memset(buf, 0x5a, row->size);
 	if ((m->flags & FC_DONTFORK) && madvise(buf, row->size, MADV_DONTFORK)) {
-		row_status(row, "error", "madvise(MADV_DONTFORK): %s", strerror(errno));
+		row_status(row, FC_ERROR, "madvise(MADV_DONTFORK): %s", strerror(errno));
 		goto unmap;
 	}
 	if (m->flags & FC_PINNED) {
@@ -300,7 +312,7 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 		err = fp_dev_register(dev, buf, row->size, FP_ACCESS_READ_WRITE);
 		row->register_ms = (double)(fp_now_ns() - t0) / 1e6;
 		if (err) {
-			row_status(row, err == -ENODEV || err == -EOPNOTSUPP ? "skip" : "error",
+			row_status(row, err == -ENODEV || err == -EOPNOTSUPP ? FC_SKIP : FC_ERROR,
 				   "register: %s", dev->error);
 			goto unmap;
 		}
@@ -320,10 +332,10 @@ static void derive(struct fc_row *rows, size_t n, double memcpy_bw)
 	for (i = 0; i < n; i++) {
 		struct fc_row *r = &rows[i];
 
-		if (strcmp(r->status, "ok") || !r->mode->base)
+		if (r->status != FC_OK || !r->mode->base)
 			continue;
 		for (j = 0; j < n; j++)
-			if (!strcmp(rows[j].status, "ok") && rows[j].size == r->size &&
+			if (rows[j].status == FC_OK && rows[j].size == r->size &&
 			    !strcmp(rows[j].mode->name, r->mode->base))
 				break;
 		if (j == n)
@@ -364,8 +376,9 @@ static void print_table(FILE *f, const struct fc_row *rows, size_t n, double mem
 		char size[32], range[48], extra[32] = "-", copy[32] = "-", ratio[32] = "-";
 
 		fp_format_size(r->size, size, sizeof(size));
-		if (strcmp(r->status, "ok")) {
-			fprintf(f, "%-22s %9s %s: %s\n", r->label, size, r->status, r->reason);
+		if (r->status != FC_OK) {
+			fprintf(f, "%-22s %9s %s: %s\n", r->label, size, fc_status_names[r->status],
+				r->reason);
 			continue;
 		}
 		snprintf(range, sizeof(range), "(%.3f-%.3f)", r->fork_ms_min, r->fork_ms_max);
@@ -397,8 +410,8 @@ static int write_csv(const char *path, const struct fc_row *rows, size_t n)
 		const char *c;
 
 		fprintf(f, "%s,%s,%zu,%s,", r->mode->name, r->be ? r->be->name : "", r->size,
-			r->status);
-		if (!strcmp(r->status, "ok")) {
+			fc_status_names[r->status]);
+		if (r->status == FC_OK) {
 			fprintf(f, "%.4f,%.4f,%.4f,", r->fork_ms, r->fork_ms_min, r->fork_ms_max);
 			if (r->have_extra)
 				fprintf(f, "%.4f", r->extra_ms);
@@ -449,21 +462,16 @@ static int write_json(const char *path, const struct fc_row *rows, size_t n, dou
 		err = -errno;
 		goto out;
 	}
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fprintf(f,
 		"{\n  \"command\": \"forkcost\",\n  \"memcpy_gib_s\": %.6g,\n  \"repeat\": %u,\n",
 		memcpy_bw, repeat);
-	fputs("  \"env\": {", f);
-	for (i = 0; i < env->count; i++) {
-		fputs(i ? ", " : "", f);
-		fp_json_write_string(f, env->items[i].key);
-		fputs(": ", f);
-		fp_json_write_string(f, env->items[i].value);
-	}
-	fputs("},\n  \"rows\": [", f);
+	fputs("  \"env\": ", f);
+	fp_env_write_json(f, env, -1);
+	fputs(",\n  \"rows\": [", f);
 	for (i = 0; i < n; i++) {
 		const struct fc_row *r = &rows[i];
-		bool ok = !strcmp(r->status, "ok");
+		bool ok = r->status == FC_OK;
 
 		fputs(i ? ",\n    {" : "\n    {", f);
 		fputs("\"mode\": ", f);
@@ -476,7 +484,7 @@ static int write_json(const char *path, const struct fc_row *rows, size_t n, dou
 		fputs(", \"label\": ", f);
 		fp_json_write_string(f, r->label);
 		fprintf(f, ", \"size_bytes\": %zu, \"status\": ", r->size);
-		fp_json_write_string(f, r->status);
+		fp_json_write_string(f, fc_status_names[r->status]);
 		fputs(", \"reason\": ", f);
 		fp_json_write_string(f, r->reason);
 		fputs(", ", f);
@@ -505,131 +513,22 @@ out:
 	return err;
 }
 
-/* The full path of @prog in $PATH, or false. */
-static bool find_program(const char *prog, char *out, size_t size)
-{
-	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL;
-	bool found = false;
-
-	copy = strdup(path && *path ? path : "/usr/bin:/bin");
-	if (!copy)
-		return false;
-	for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-		snprintf(out, size, "%s/%s", dir, prog);
-		found = access(out, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
-static int run_gnuplot(const char *gnuplot, const char *script)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		execl(gnuplot, "gnuplot", script, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* Fork latency against size, one line per mode, through gnuplot. */
+/* The measured rows as the plot's points. */
 static int write_plot(const char *path, const struct fc_row *rows, size_t n, double memcpy_bw)
 {
-	const char *ext = strrchr(path, '.');
-	char gnuplot[4096], dir[] = "/tmp/forkpin-plot-XXXXXX", data[64], script[64];
-	const char *terms[2];
-	size_t i, j, nterms, blocks = 0;
-	int err = -EIO, t;
-	FILE *f;
+	struct fc_point *pts = calloc(n ? n : 1, sizeof(*pts));
+	size_t i, npts = 0;
+	int err;
 
-	if (!ext || (strcmp(ext, ".png") && strcmp(ext, ".svg")))
-		return -EINVAL;
-	if (!find_program("gnuplot", gnuplot, sizeof(gnuplot))) {
-		fprintf(stderr, "forkpin forkcost: gnuplot is not installed (apt-get install "
-				"gnuplot-nox): no plot written\n");
-		return 0;
-	}
-	if (!strcmp(ext, ".png")) {
-		terms[0] = "pngcairo size 960,600 noenhanced";
-		terms[1] = "png size 960,600 noenhanced";
-		nterms = 2;
-	} else {
-		terms[0] = "svg size 960,600 noenhanced";
-		nterms = 1;
-	}
-	if (!mkdtemp(dir))
-		return -errno;
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(script, sizeof(script), "%s/plot.gp", dir);
-	f = fopen(data, "we");
-	if (!f)
-		goto cleanup;
-	/* One block per label, in first-seen order. */
-	for (i = 0; i < n; i++) {
-		bool first = true;
-
-		for (j = 0; j < i && strcmp(rows[j].label, rows[i].label); j++)
-			;
-		if (j < i)
-			continue;
-		for (j = i; j < n; j++) {
-			if (strcmp(rows[j].label, rows[i].label) || strcmp(rows[j].status, "ok"))
-				continue;
-			if (first)
-				fprintf(f, "%s# %s\n", blocks++ ? "\n\n" : "", rows[i].label);
-			first = false;
-			fprintf(f, "%g %g\n", mib(rows[j].size), rows[j].fork_ms);
-		}
-	}
-	fclose(f);
-	for (t = 0; t < (int)nterms; t++) {
-		size_t b = 0;
-
-		f = fopen(script, "we");
-		if (!f)
-			goto cleanup;
-		fprintf(f, "set terminal %s\nset output '%s'\n", terms[t], path);
-		fprintf(f, "set title 'fork() latency vs registered memory (memcpy %.1f GiB/s)'\n",
-			memcpy_bw);
-		fputs("set xlabel 'registered size (MiB)'\nset ylabel 'fork() latency (ms)'\n"
-		      "set logscale x 2\nset logscale y 10\nset key top left\nset grid\n",
-		      f);
-		fputs("plot ", f);
-		for (i = 0; i < n; i++) {
-			bool any = false;
-
-			for (j = 0; j < i && strcmp(rows[j].label, rows[i].label); j++)
-				;
-			if (j < i)
-				continue;
-			for (j = i; j < n; j++)
-				any |= !strcmp(rows[j].label, rows[i].label) &&
-				       !strcmp(rows[j].status, "ok");
-			if (!any)
-				continue;
-			fprintf(f, "%s'%s' index %zu using 1:2 with linespoints title '%s'",
-				b ? ", " : "", data, b, rows[i].label);
-			b++;
-		}
-		fputs(b ? "\n" : "0 notitle\n", f);
-		fclose(f);
-		err = run_gnuplot(gnuplot, script);
-		if (!err)
-			break;
-	}
-cleanup:
-	unlink(data);
-	unlink(script);
-	rmdir(dir);
+	if (!pts)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (rows[i].status == FC_OK)
+			pts[npts++] = (struct fc_point){.label = rows[i].label,
+							.size_mib = mib(rows[i].size),
+							.fork_ms = rows[i].fork_ms};
+	err = fc_write_plot(path, pts, npts, memcpy_bw);
+	free(pts);
 	return err;
 }
 
@@ -656,95 +555,11 @@ static bool pins(const struct fp_backend *be)
 	return (be->caps & FP_CAP_PINS) && !be->control;
 }
 
-static void parse_list(const char **list, size_t *n, size_t max, char *arg)
+/* The names and paths given: every mode and backend known and fit, the files writable. */
+static void check_forkcost_args(struct fc_opts *opt)
 {
-	char *save = NULL, *name;
-
-	for (name = strtok_r(arg, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-		if (*n == max)
-			usage_error("too many names in '%s'", arg);
-		list[(*n)++] = name;
-	}
-}
-
-enum { OPT_MIN = 256, OPT_MAX, OPT_REPEAT, OPT_MODE, OPT_CSV, OPT_JSON, OPT_PLOT };
-
-static void parse_forkcost_args(struct fc_opts *opt, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    {"min-size", required_argument, NULL, OPT_MIN},
-	    {"max-size", required_argument, NULL, OPT_MAX},
-	    {"repeat", required_argument, NULL, OPT_REPEAT},
-	    {"backend", required_argument, NULL, 'b'},
-	    {"mode", required_argument, NULL, OPT_MODE},
-	    {"csv", required_argument, NULL, OPT_CSV},
-	    {"json", required_argument, NULL, OPT_JSON},
-	    {"plot", required_argument, NULL, OPT_PLOT},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	size_t i, j;
-	int c;
 
-	opterr = 0;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_MIN:
-		case OPT_MAX: {
-			size_t *dst = c == OPT_MIN ? &opt->min_size : &opt->max_size;
-
-			if (!fp_parse_size(optarg, dst) || *dst < 4096 || *dst % 4096 ||
-			    *dst > (64ul << 30))
-				usage_error("%s '%s': give a multiple of 4k, e.g. 512M",
-					    c == OPT_MIN ? "--min-size" : "--max-size", optarg);
-			break;
-		}
-		case OPT_REPEAT: {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || !v || v > MAX_REPEAT)
-				usage_error("--repeat '%s': give a count from 1 to %d", optarg,
-					    MAX_REPEAT);
-			opt->repeat = (unsigned)v;
-			break;
-		}
-		case 'b':
-			parse_list(opt->backends, &opt->nbackends, FP_ARRAY_SIZE(opt->backends),
-				   optarg);
-			break;
-		case OPT_MODE:
-			parse_list(opt->modes, &opt->nmodes, FP_ARRAY_SIZE(opt->modes), optarg);
-			break;
-		case OPT_CSV:
-			opt->csv_path = optarg;
-			break;
-		case OPT_JSON:
-			opt->json_path = optarg;
-			break;
-		case OPT_PLOT: {
-			const char *ext = strrchr(optarg, '.');
-
-			if (!ext || (strcmp(ext, ".png") && strcmp(ext, ".svg")))
-				usage_error("--plot '%s': give a file ending in .png or .svg",
-					    optarg);
-			opt->plot_path = optarg;
-			break;
-		}
-		case 'h':
-			print_forkcost_help(stdout);
-			exit(0);
-		default:
-			usage_error("unknown or incomplete option '%s': `forkpin forkcost --help` "
-				    "lists the options",
-				    argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
 	for (i = 0; i < opt->nmodes; i++) {
 		for (j = 0; j < FP_ARRAY_SIZE(fc_modes) && strcmp(fc_modes[j].name, opt->modes[i]);
 		     j++)
@@ -766,10 +581,80 @@ static void parse_forkcost_args(struct fc_opts *opt, int argc, char **argv)
 	}
 	if (opt->min_size > opt->max_size)
 		opt->min_size = opt->max_size;
-	if (opt->csv_path)
-		fp_require_writable("forkpin forkcost", "--csv", opt->csv_path);
-	if (opt->json_path)
-		fp_require_writable("forkpin forkcost", "--json", opt->json_path);
+	fp_require_writable(WHO, "--csv", opt->csv_path);
+	fp_require_writable(WHO, "--json", opt->json_path);
+}
+
+enum { OPT_MIN = 256, OPT_MAX, OPT_REPEAT, OPT_MODE, OPT_CSV, OPT_JSON, OPT_PLOT };
+
+static void parse_forkcost_args(struct fc_opts *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"min-size", required_argument, NULL, OPT_MIN},
+	    {"max-size", required_argument, NULL, OPT_MAX},
+	    {"repeat", required_argument, NULL, OPT_REPEAT},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"mode", required_argument, NULL, OPT_MODE},
+	    {"csv", required_argument, NULL, OPT_CSV},
+	    {"json", required_argument, NULL, OPT_JSON},
+	    {"plot", required_argument, NULL, OPT_PLOT},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+
+	opterr = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MIN:
+		case OPT_MAX: {
+			size_t *dst = c == OPT_MIN ? &opt->min_size : &opt->max_size;
+
+			if (!fp_parse_size(optarg, dst) || *dst < 4096 || *dst % 4096 ||
+			    *dst > (64ul << 30))
+				usage_error("%s '%s': give a multiple of 4k, e.g. 512M",
+					    c == OPT_MIN ? "--min-size" : "--max-size", optarg);
+			break;
+		}
+		case OPT_REPEAT:
+			opt->repeat = (unsigned)fp_parse_count(WHO, "--repeat", optarg, MAX_REPEAT);
+			break;
+		case 'b':
+			fp_parse_list(WHO, opt->backends, &opt->nbackends,
+				      FP_ARRAY_SIZE(opt->backends), optarg, "backend");
+			break;
+		case OPT_MODE:
+			fp_parse_list(WHO, opt->modes, &opt->nmodes, FP_ARRAY_SIZE(opt->modes),
+				      optarg, "mode");
+			break;
+		case OPT_CSV:
+			opt->csv_path = optarg;
+			break;
+		case OPT_JSON:
+			opt->json_path = optarg;
+			break;
+		case OPT_PLOT:
+			/* gnuplot gets the path inside quotes: refuse what would end them */
+			if (!fc_plot_path_ok(optarg))
+				usage_error(
+				    "--plot '%s': give a file ending in .png or .svg, without "
+				    "quotes, backslashes or control characters",
+				    optarg);
+			opt->plot_path = optarg;
+			break;
+		case 'h':
+			print_forkcost_help(stdout);
+			exit(FP_EXIT_OK);
+		default:
+			usage_error("unknown or incomplete option '%s': `forkpin forkcost --help` "
+				    "lists the options",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	check_forkcost_args(opt);
 }
 
 static bool mode_selected(const struct fc_opts *opt, const struct fc_mode *m)
@@ -816,7 +701,7 @@ static struct fc_row *add_row(struct fc_row *rows, size_t *n, const struct fc_mo
 	r->mode = m;
 	r->be = be;
 	r->size = size;
-	r->status = "skip";
+	r->status = FC_SKIP;
 	if (be)
 		snprintf(r->label, sizeof(r->label), "%s/%s", be->name, m->name);
 	else
@@ -831,11 +716,12 @@ int fp_cmd_forkcost(int argc, char **argv)
 	struct fc_dev devs[64];
 	size_t n = 0, m, b, i, measured = 0, errors = 0;
 	double bw;
-	int code, err;
+	enum fp_exit code;
+	int err;
 
 	parse_forkcost_args(&opt, argc, argv);
 	if (!rows)
-		return 1;
+		return FP_EXIT_FAIL;
 	for (b = 0; b < fp_backend_count && b < FP_ARRAY_SIZE(devs); b++)
 		devs[b].err = 1;
 	bw = memcpy_gib_s();
@@ -861,13 +747,13 @@ int fp_cmd_forkcost(int argc, char **argv)
 				if (!r)
 					break;
 				if (be && be->unavailable) {
-					row_status(r, "skip", "%s", be->unavailable);
+					row_status(r, FC_SKIP, "%s", be->unavailable);
 					continue;
 				}
 				if (be && devs[b].err == 1)
 					devs[b].err = fp_dev_open(&devs[b].dev, be);
 				if (be && devs[b].err) {
-					row_status(r, devs[b].err == -ENODEV ? "skip" : "error",
+					row_status(r, devs[b].err == -ENODEV ? FC_SKIP : FC_ERROR,
 						   "%s", devs[b].dev.error);
 					continue;
 				}
@@ -878,7 +764,7 @@ int fp_cmd_forkcost(int argc, char **argv)
 			struct fc_row *r = add_row(rows, &n, mode, NULL, opt.min_size);
 
 			if (r)
-				row_status(r, "skip", "no selected backend pins memory here");
+				row_status(r, FC_SKIP, "no selected backend pins memory here");
 		}
 	}
 	for (b = 0; b < fp_backend_count && b < FP_ARRAY_SIZE(devs); b++)
@@ -887,22 +773,22 @@ int fp_cmd_forkcost(int argc, char **argv)
 	derive(rows, n, bw);
 	print_table(stdout, rows, n, bw, opt.repeat);
 	for (i = 0; i < n; i++) {
-		measured += !strcmp(rows[i].status, "ok");
-		errors += !strcmp(rows[i].status, "error");
+		measured += rows[i].status == FC_OK;
+		errors += rows[i].status == FC_ERROR;
 	}
-	code = errors ? 1 : measured ? 0 : EXIT_NOTHING_RAN;
+	code = fp_exit_code(errors, measured);
 	if (opt.csv_path && (err = write_csv(opt.csv_path, rows, n))) {
 		fprintf(stderr, "forkpin forkcost: writing %s: %s\n", opt.csv_path, strerror(-err));
-		code = 1;
+		code = FP_EXIT_FAIL;
 	}
 	if (opt.json_path && (err = write_json(opt.json_path, rows, n, bw, opt.repeat))) {
 		fprintf(stderr, "forkpin forkcost: writing %s: %s\n", opt.json_path,
 			strerror(-err));
-		code = 1;
+		code = FP_EXIT_FAIL;
 	}
 	if (opt.plot_path && (err = write_plot(opt.plot_path, rows, n, bw))) {
 		fprintf(stderr, "forkpin forkcost: gnuplot could not write %s\n", opt.plot_path);
-		code = 1;
+		code = FP_EXIT_FAIL;
 	}
 	free(rows);
 	return code;

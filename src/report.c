@@ -39,13 +39,16 @@ size_t fp_totals_failed(const struct fp_totals *t)
 	return t->fail + t->control_missed;
 }
 
-int fp_totals_exit_code(const struct fp_totals *t)
+enum fp_exit fp_exit_code(size_t failed, size_t ran)
 {
-	if (fp_totals_failed(t))
-		return 1;
-	if (!fp_totals_passed(t) && !t->xfail)
-		return 4; /* KSFT_SKIP: nothing could run here */
-	return 0;
+	if (failed)
+		return FP_EXIT_FAIL;
+	return ran ? FP_EXIT_OK : FP_EXIT_NOTHING_RAN;
+}
+
+enum fp_exit fp_totals_exit_code(const struct fp_totals *t)
+{
+	return fp_exit_code(fp_totals_failed(t), fp_totals_passed(t) + t->xfail);
 }
 
 const char *fp_verdict_name(enum fp_verdict v)
@@ -121,6 +124,25 @@ void fp_json_write_string(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+void fp_env_write_json(FILE *f, const struct fp_env *env, int indent)
+{
+	size_t i;
+
+	fputc('{', f);
+	for (i = 0; env && i < env->count; i++) {
+		if (indent < 0)
+			fputs(i ? ", " : "", f);
+		else
+			fprintf(f, "%s\n%*s", i ? "," : "", indent, "");
+		fp_json_write_string(f, env->items[i].key);
+		fputs(": ", f);
+		fp_json_write_string(f, env->items[i].value);
+	}
+	if (indent >= 0)
+		fprintf(f, "\n%*s", indent - 2, "");
+	fputc('}', f);
 }
 
 void fp_xml_write_escaped(FILE *f, const char *s)

@@ -33,6 +33,17 @@ struct fp_result {
 	double duration_s;
 };
 
+/* Exit status of every subcommand, kselftest style. */
+enum fp_exit {
+	FP_EXIT_OK = 0,		 /* everything that ran passed (controls detected) */
+	FP_EXIT_FAIL = 1,	 /* a failure, an error, or a report that could not be written */
+	FP_EXIT_USAGE = 2,	 /* bad usage: nothing ran */
+	FP_EXIT_NOTHING_RAN = 4, /* KSFT_SKIP: everything skipped, nothing could run here */
+};
+
+/* The rule every command applies: any failure is FAIL, else nothing ran is NOTHING_RAN. */
+enum fp_exit fp_exit_code(size_t failed, size_t ran);
+
 struct fp_totals {
 	size_t pass, fail, skip, control_detected, control_missed, xfail;
 };
@@ -41,8 +52,8 @@ void fp_totals_add(struct fp_totals *t, enum fp_verdict v);
 /* Passed in the kselftest sense: PASS and detected controls. */
 size_t fp_totals_passed(const struct fp_totals *t);
 size_t fp_totals_failed(const struct fp_totals *t);
-/* kselftest-style exit status: 1 any failure, 4 everything skipped, else 0. */
-int fp_totals_exit_code(const struct fp_totals *t);
+/* fp_exit_code() over the totals: XFAIL counts as ran. */
+enum fp_exit fp_totals_exit_code(const struct fp_totals *t);
 
 const char *fp_verdict_name(enum fp_verdict v);
 const char *fp_status_name(enum fp_status s);
@@ -69,5 +80,10 @@ void fp_reporter_free(struct fp_reporter *r);
 /* Escapers shared by the file reporters. */
 void fp_json_write_string(FILE *f, const char *s);
 void fp_xml_write_escaped(FILE *f, const char *s);
+
+/* The env fingerprint as one JSON object of strings, the one writer every report uses.
+ * @indent < 0: on one line; else one key per line indented by @indent spaces, the closing
+ * brace by @indent - 2. */
+void fp_env_write_json(FILE *f, const struct fp_env *env, int indent);
 
 #endif

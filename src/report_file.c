@@ -6,8 +6,8 @@
 #include <string.h>
 
 struct file_state {
-	struct collected c;
-	void (*write)(FILE *f, const struct collected *c, const struct fp_totals *t);
+	struct fp_collected c;
+	void (*write)(FILE *f, const struct fp_collected *c, const struct fp_totals *t);
 };
 
 static void file_begin(void *state, size_t ncases, const struct fp_env *env)
@@ -47,7 +47,7 @@ static int file_end(void *state, const struct fp_totals *t)
 }
 
 struct fp_reporter *fp_collecting_reporter(const char *path,
-					   void (*write)(FILE *f, const struct collected *c,
+					   void (*write)(FILE *f, const struct fp_collected *c,
 							 const struct fp_totals *t))
 {
 	struct fp_reporter *r = calloc(1, sizeof(*r));

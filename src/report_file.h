@@ -8,7 +8,7 @@
 
 #include "report.h"
 
-struct collected {
+struct fp_collected {
 	FILE *f;
 	const struct fp_env *env;
 	struct fp_result *results;
@@ -18,7 +18,7 @@ struct collected {
 
 /* A reporter whose end() calls @write with everything collected, then closes the file. */
 struct fp_reporter *fp_collecting_reporter(const char *path,
-					   void (*write)(FILE *f, const struct collected *c,
+					   void (*write)(FILE *f, const struct fp_collected *c,
 							 const struct fp_totals *t));
 
 #endif

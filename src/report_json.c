@@ -2,20 +2,6 @@
 /* JSON: {"forkpin": ..., "env": {...}, "totals": {...}, "cases": [...]} */
 #include "report_file.h"
 
-static void write_env(FILE *f, const struct fp_env *env)
-{
-	size_t i;
-
-	fputs("  \"env\": {", f);
-	for (i = 0; env && i < env->count; i++) {
-		fputs(i ? ",\n    " : "\n    ", f);
-		fp_json_write_string(f, env->items[i].key);
-		fputs(": ", f);
-		fp_json_write_string(f, env->items[i].value);
-	}
-	fputs("\n  },\n", f);
-}
-
 static void write_case(FILE *f, const struct fp_result *r)
 {
 	char why[1200];
@@ -42,14 +28,16 @@ static void write_case(FILE *f, const struct fp_result *r)
 		r->duration_s);
 }
 
-static void write_json(FILE *f, const struct collected *c, const struct fp_totals *t)
+static void write_json(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
 	size_t i;
 
 	fputs("{\n  \"forkpin\": ", f);
 	fp_json_write_string(f, FORKPIN_VERSION);
 	fputs(",\n", f);
-	write_env(f, c->env);
+	fputs("  \"env\": ", f);
+	fp_env_write_json(f, c->env, 4);
+	fputs(",\n", f);
 	fprintf(
 	    f,
 	    "  \"totals\": {\"pass\": %zu, \"fail\": %zu, \"skip\": %zu, "

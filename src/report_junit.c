@@ -60,7 +60,7 @@ static void write_testcase(FILE *f, const struct fp_result *r)
 	fputs("    </testcase>\n", f);
 }
 
-static void write_junit(FILE *f, const struct collected *c, const struct fp_totals *t)
+static void write_junit(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
 	size_t i;
 

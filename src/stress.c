@@ -27,10 +27,11 @@
  * lock) but a registration outside it certainly did not race.
  */
 #define _GNU_SOURCE
-#include "stress.h"
 #include "backend.h"
+#include "cmd.h"
 #include "env.h"
 #include "report.h"
+#include "subcommands.h"
 #include "util.h"
 #include "verify.h"
 
@@ -44,16 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 /* One-line usage errors, exit 2. */
-#define usage_error(...) fp_usage_error("forkpin stress", __VA_ARGS__)
+#define WHO		 "forkpin stress"
+#define usage_error(...) fp_usage_error(WHO, __VA_ARGS__)
 
-#define EXIT_USAGE	   2
-#define EXIT_NOTHING_RAN   4
 #define MAX_THREADS	   64
 #define MAX_FAILURE_LOG	   32
 #define PRINTED_FAILURES   5
@@ -126,10 +125,17 @@ struct stress_run {
 	struct worker w[MAX_THREADS];
 };
 
+enum stress_verdict { STRESS_PASS, STRESS_FAIL, STRESS_ERROR, STRESS_SKIP };
+
+static const char *const stress_verdict_names[] = {[STRESS_PASS] = "pass",
+						   [STRESS_FAIL] = "fail",
+						   [STRESS_ERROR] = "error",
+						   [STRESS_SKIP] = "skip"};
+
 /* The verdict and figures of one backend's run, for stdout and JSON. */
 struct stress_result {
 	const char *backend;
-	const char *result; /* pass, fail, error, skip */
+	enum stress_verdict verdict;
 	char reason[600];
 	struct stress_run *run; /* NULL when skipped before starting */
 	double elapsed_s;
@@ -573,7 +579,7 @@ static void run_backend(const struct fp_backend *be, const struct stress_opts *o
 	memset(res, 0, sizeof(*res));
 	res->backend = be->name;
 	if (!run) {
-		res->result = "error";
+		res->verdict = STRESS_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "out of memory");
 		return;
 	}
@@ -581,13 +587,13 @@ static void run_backend(const struct fp_backend *be, const struct stress_opts *o
 	run->opt = opt;
 	pthread_mutex_init(&run->log_lock, NULL);
 	if (be->unavailable) {
-		res->result = "skip";
+		res->verdict = STRESS_SKIP;
 		snprintf(res->reason, sizeof(res->reason), "%s", be->unavailable);
 		goto free_run;
 	}
 	err = open_workers(run, res->reason, sizeof(res->reason));
 	if (err) {
-		res->result = err == -ENODEV || err == -EOPNOTSUPP ? "skip" : "error";
+		res->verdict = err == -ENODEV || err == -EOPNOTSUPP ? STRESS_SKIP : STRESS_ERROR;
 		goto close;
 	}
 	res->run = run;
@@ -614,16 +620,16 @@ static void run_backend(const struct fp_backend *be, const struct stress_opts *o
 	if (opt->progress)
 		progress_line(run, true);
 	if (run->error[0]) {
-		res->result = "error";
+		res->verdict = STRESS_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "%s", run->error);
 	} else if (load(&run->failures)) {
-		res->result = "fail";
+		res->verdict = STRESS_FAIL;
 		snprintf(res->reason, sizeof(res->reason), "%s", run->log[0].diagnosis);
 	} else if (!forker_started || !writer_started) {
-		res->result = "error";
+		res->verdict = STRESS_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "cannot start the threads");
 	} else {
-		res->result = "pass";
+		res->verdict = STRESS_PASS;
 	}
 close:
 	close_workers(run);
@@ -647,19 +653,21 @@ static void print_result(const struct stress_opts *opt, const struct stress_resu
 	size_t i;
 
 	if (!run) {
-		printf("stress %s: %s: %s\n", res->backend, res->result, res->reason);
+		printf("stress %s: %s: %s\n", res->backend, stress_verdict_names[res->verdict],
+		       res->reason);
 		return;
 	}
 	printf("stress %s: %s: %u threads x %zu KiB, %.1f s%s: %llu iterations (%.0f/s), %llu "
 	       "forks (%.0f/s), %llu registrations overlapped a fork in progress (%.0f/s, %llu "
 	       "of them began inside one), %llu failures\n",
-	       res->backend, res->result, run->workers_open, opt->size >> 10, res->elapsed_s,
-	       res->interrupted ? " (interrupted)" : "", (unsigned long long)load(&run->iterations),
+	       res->backend, stress_verdict_names[res->verdict], run->workers_open, opt->size >> 10,
+	       res->elapsed_s, res->interrupted ? " (interrupted)" : "",
+	       (unsigned long long)load(&run->iterations),
 	       per_s(load(&run->iterations), res->elapsed_s), (unsigned long long)load(&run->forks),
 	       per_s(load(&run->forks), res->elapsed_s), (unsigned long long)load(&run->overlaps),
 	       per_s(load(&run->overlaps), res->elapsed_s), (unsigned long long)load(&run->inside),
 	       (unsigned long long)load(&run->failures));
-	if (!strcmp(res->result, "error"))
+	if (res->verdict == STRESS_ERROR)
 		printf("  error: %s\n", res->reason);
 	for (i = 0; i < run->nlog && i < PRINTED_FAILURES; i++) {
 		const struct stress_failure *f = &run->log[i];
@@ -713,7 +721,7 @@ static void json_result(FILE *f, const struct stress_result *res)
 
 	fputs("{", f);
 	json_str(f, "backend", res->backend, true);
-	json_str(f, "result", res->result, true);
+	json_str(f, "result", stress_verdict_names[res->verdict], true);
 	json_str(f, "reason", res->reason, true);
 	if (run) {
 		json_u64(f, "threads", run->workers_open);
@@ -766,7 +774,7 @@ static int write_json(const char *path, const struct stress_opts *opt,
 		err = -errno;
 		goto out;
 	}
-	fp_env_collect(env);
+	fp_fingerprint_collect(env);
 	fputs("{\n  \"command\": \"stress\",\n  ", f);
 	json_u64(f, "seed", opt->seed);
 	json_u64(f, "threads", opt->threads);
@@ -775,12 +783,9 @@ static int write_json(const char *path, const struct stress_opts *opt,
 	json_u64(f, "iterations_limit", opt->iterations);
 	json_u64(f, "inject_every", opt->inject_every);
 	json_u64(f, "exit_code", (uint64_t)code);
-	fputs("\n  \"env\": {", f);
-	for (i = 0; i < env->count; i++) {
-		fputs(i ? ", " : "", f);
-		json_str(f, env->items[i].key, env->items[i].value, false);
-	}
-	fputs("},\n  \"backends\": [", f);
+	fputs("\n  \"env\": ", f);
+	fp_env_write_json(f, env, -1);
+	fputs(",\n  \"backends\": [", f);
 	for (i = 0; i < n; i++) {
 		fputs(i ? ",\n    " : "\n    ", f);
 		json_result(f, &res[i]);
@@ -827,7 +832,7 @@ static void parse_inject(struct stress_opts *opt, const char *arg)
 	    (colon ? (size_t)(colon - arg) : strlen(arg)) != strlen("dontneed"))
 		usage_error("--inject '%s': the only breakage is dontneed[:EVERY]", arg);
 	opt->inject_every =
-	    colon ? (unsigned)fp_parse_count("forkpin stress", "--inject", colon + 1, 1000000) : 4;
+	    colon ? (unsigned)fp_parse_count(WHO, "--inject", colon + 1, 1000000) : 4;
 }
 
 enum { OPT_DURATION = 256, OPT_ITERATIONS, OPT_THREADS, OPT_SIZE, OPT_JSON, OPT_SEED, OPT_INJECT };
@@ -860,12 +865,11 @@ static void parse_stress_args(struct stress_opts *opt, int argc, char **argv)
 			duration_given = true;
 			break;
 		case OPT_ITERATIONS:
-			opt->iterations =
-			    fp_parse_count("forkpin stress", "--iterations", optarg, 1ul << 40);
+			opt->iterations = fp_parse_count(WHO, "--iterations", optarg, 1ul << 40);
 			break;
 		case OPT_THREADS:
-			opt->threads = (unsigned)fp_parse_count("forkpin stress", "--threads",
-								optarg, MAX_THREADS);
+			opt->threads =
+			    (unsigned)fp_parse_count(WHO, "--threads", optarg, MAX_THREADS);
 			break;
 		case OPT_SIZE:
 			if (!fp_parse_size(optarg, &opt->size) || opt->size < STRESS_PAGE ||
@@ -873,35 +877,22 @@ static void parse_stress_args(struct stress_opts *opt, int argc, char **argv)
 				usage_error("--size '%s': give a multiple of 4k from 4k to 64M",
 					    optarg);
 			break;
-		case 'b': {
-			char *save = NULL, *name;
-
-			for (name = strtok_r(optarg, ",", &save); name;
-			     name = strtok_r(NULL, ",", &save)) {
-				if (opt->nbackends == FP_ARRAY_SIZE(opt->backends))
-					usage_error("too many backends");
-				opt->backends[opt->nbackends++] = name;
-			}
+		case 'b':
+			fp_parse_list(WHO, opt->backends, &opt->nbackends,
+				      FP_ARRAY_SIZE(opt->backends), optarg, "backend");
 			break;
-		}
 		case OPT_JSON:
 			opt->json_path = optarg;
 			break;
-		case OPT_SEED: {
-			char *end;
-
-			errno = 0;
-			opt->seed = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end)
-				usage_error("--seed '%s': give a number, e.g. --seed 42", optarg);
+		case OPT_SEED:
+			opt->seed = fp_parse_seed(WHO, optarg);
 			break;
-		}
 		case OPT_INJECT:
 			parse_inject(opt, optarg);
 			break;
 		case 'h':
 			print_stress_help(stdout);
-			exit(0);
+			exit(FP_EXIT_OK);
 		default:
 			usage_error("unknown or incomplete option '%s': `forkpin stress --help` "
 				    "lists the options",
@@ -942,18 +933,11 @@ static size_t select_backends(const struct stress_opts *opt, const struct fp_bac
 
 static void check_memlock(const struct stress_opts *opt)
 {
-	struct rlimit rl;
-	size_t need = opt->size * opt->threads;
-	char have[32], want[32];
+	char subject[64];
 
-	if (fp_has_cap_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
-		return;
-	if (need > rl.rlim_cur)
-		usage_error(
-		    "RLIMIT_MEMLOCK is %s, %u threads pin %s: raise it with `ulimit -l %zu` "
-		    "or use fewer --threads or a smaller --size",
-		    fp_format_size(rl.rlim_cur, have, sizeof(have)), opt->threads,
-		    fp_format_size(need, want, sizeof(want)), (need + 65536) / 1024);
+	snprintf(subject, sizeof(subject), "%u threads pin", opt->threads);
+	fp_check_memlock(WHO, opt->size * opt->threads, subject,
+			 "use fewer --threads or a smaller --size");
 }
 
 int fp_cmd_stress(int argc, char **argv)
@@ -966,19 +950,12 @@ int fp_cmd_stress(int argc, char **argv)
 	struct stress_result res[64];
 	struct sigaction sa = {.sa_handler = on_interrupt};
 	size_t n, i, ran = 0, bad = 0;
-	int code;
+	enum fp_exit code;
 
 	parse_stress_args(&opt, argc, argv);
 	n = select_backends(&opt, bes);
 	check_memlock(&opt);
-	if (opt.json_path) {
-		FILE *f = fopen(opt.json_path, "we");
-
-		if (!f)
-			usage_error("--json %s: %s: give a writable path", opt.json_path,
-				    strerror(errno));
-		fclose(f);
-	}
+	fp_require_writable(WHO, "--json", opt.json_path);
 	opt.progress = isatty(STDERR_FILENO) && !getenv("CI");
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -989,20 +966,18 @@ int fp_cmd_stress(int argc, char **argv)
 		run_backend(bes[i], &opt, &res[i]);
 		print_result(&opt, &res[i]);
 		fflush(stdout);
-		if (strcmp(res[i].result, "skip"))
-			ran++;
-		if (!strcmp(res[i].result, "fail") || !strcmp(res[i].result, "error"))
-			bad++;
+		ran += res[i].verdict != STRESS_SKIP;
+		bad += res[i].verdict == STRESS_FAIL || res[i].verdict == STRESS_ERROR;
 	}
 	n = i;
-	code = bad ? 1 : ran ? 0 : EXIT_NOTHING_RAN;
+	code = fp_exit_code(bad, ran);
 	if (opt.json_path) {
 		int err = write_json(opt.json_path, &opt, res, n, code);
 
 		if (err) {
 			fprintf(stderr, "forkpin stress: writing %s: %s\n", opt.json_path,
 				strerror(-err));
-			code = 1;
+			code = FP_EXIT_FAIL;
 		}
 	}
 	for (i = 0; i < n; i++)

@@ -276,42 +276,6 @@ int fp_smaps_has_flag(const void *addr, const char *flag)
 	return err ? err : -ENOENT;
 }
 
-void fp_usage_error(const char *who, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", who);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-void fp_require_writable(const char *who, const char *flag, const char *path)
-{
-	int fd;
-
-	if (!path)
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		fp_usage_error(who, "%s %s: %s: give a writable path", flag, path, strerror(errno));
-	close(fd);
-}
-
-unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v == 0 || v > max || *arg == '-')
-		fp_usage_error(who, "%s '%s': give a count from 1 to %lu", flag, arg, max);
-	return v;
-}
-
 int fp_waitpid_bounded(pid_t pid, int timeout_ms)
 {
 	uint64_t deadline = fp_now_ns() + (uint64_t)timeout_ms * 1000000ull;

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers shared by every file: time, sysfs reads, exact I/O. */
+/*
+ * Small helpers shared by every file, case processes included: time, sysfs reads, exact I/O,
+ * bounded waits. None of them exits the process; the command line's helpers that do are in
+ * cmd.h.
+ */
 #ifndef FORKPIN_UTIL_H
 #define FORKPIN_UTIL_H
 
@@ -46,13 +50,6 @@ bool fp_has_cap_ipc_lock(void);
 int fp_smaps_field(const void *addr, const char *field, unsigned long *kb);
 int fp_smaps_has_flag(const void *addr, const char *flag);
 
-/* Bad usage: print "@who: <message>" as one line on stderr and exit 2. */
-void fp_usage_error(const char *who, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 2, 3)));
-/* Exit 2 naming @flag unless @path can be created for writing (checked before long work). */
-void fp_require_writable(const char *who, const char *flag, const char *path);
-/* A count from 1 to @max, or exit 2 naming @flag. */
-unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max);
 /* Wait for child @pid at most @timeout_ms: its wait status, or -1 after killing and reaping
  * it (or when it cannot be waited for). */
 int fp_waitpid_bounded(pid_t pid, int timeout_ms);

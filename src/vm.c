@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `forkpin vm`: run the selection inside the test VM (setup/vm/run) and bring the reports
- * back. VM options go to setup/vm/run, everything else to `forkpin run` in the guest; the
- * guest writes its JSON/JUnit into the VM's result share and they are copied to the paths
- * given here. The exit status is the guest run's.
+ * back. setup/vm/run owns the VM options (`setup/vm/run --list-options`: their names, and the
+ * names they take here where `forkpin run` has the same one) and, with --kernels, the runs
+ * on each kernel and their comparison (setup/lib/compare-kernels). Everything else goes to
+ * `forkpin run` in the guest; the guest writes its JSON/JUnit into the VM's result share
+ * and they are copied to the paths given here. The exit status is the guest run's.
  */
 #define _GNU_SOURCE
+#include "cmd.h"
+#include "subcommands.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,95 +23,36 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_ARGS 256
+#define WHO		 "forkpin vm"
+#define usage_error(...) fp_usage_error(WHO, __VA_ARGS__)
 
-/* setup/vm/run options that take a value, and those that do not. */
-static const char *const vm_value_opts[] = {"--kernel-release", "--kernels",	  "--kernel",
-					    "--modules",	"--kernel-cache", "--accel",
-					    "--iommu"};
-static const char *const vm_flag_opts[] = {"--keep", "--vm-verbose"};
-/* forkpin-vm spellings of setup/vm/run options whose plain names `run` also has. */
-static const struct {
-	const char *ours, *theirs;
-} vm_renamed[] = {{"--vm-mem", "--mem"}, {"--vm-cpus", "--cpus"}, {"--vm-timeout", "--timeout"}};
+#define MAX_ARGS       256
+#define MAX_VM_OPTIONS 32
+
+/* One line of `setup/vm/run --list-options`. */
+struct vm_option {
+	char name[32]; /* setup/vm/run's spelling */
+	bool value;    /* takes a value */
+	char ours[32]; /* forkpin vm's spelling: the same unless renamed */
+	bool reserved; /* set by forkpin vm itself (--out): not for the user */
+};
 
 struct vm_args {
+	struct vm_option opts[MAX_VM_OPTIONS];
+	size_t nopts;
 	const char *vm[MAX_ARGS];
 	size_t nvm;
 	const char *run[MAX_ARGS];
 	size_t nrun;
 	const char *json, *junit;
-	const char *kernels; /* --kernels LIST: one run per kernel, then a comparison */
-	const char *compare; /* --compare FILE: the full case x kernel table as TSV */
+	bool kernels; /* --kernels LIST: setup/vm/run runs each kernel and compares */
 };
-
-static void __attribute__((noreturn)) vm_usage(const char *what, const char *arg)
-{
-	fprintf(stderr, "forkpin vm: %s%s%s\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
 
 static void push(const char **list, size_t *n, const char *arg)
 {
 	if (*n + 1 >= MAX_ARGS)
-		vm_usage("too many arguments", NULL);
+		usage_error("too many arguments");
 	list[(*n)++] = arg;
-}
-
-static bool in(const char *const *list, size_t n, const char *arg)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(list[i], arg))
-			return true;
-	return false;
-}
-
-/* Split argv into setup/vm/run's options and `forkpin run`'s arguments. */
-static void split_args(struct vm_args *a, int argc, char **argv)
-{
-	int i;
-	size_t r;
-
-	for (i = 2; i < argc; i++) {
-		const char *arg = argv[i];
-		bool value = i + 1 < argc;
-
-		if (in(vm_value_opts, FP_ARRAY_SIZE(vm_value_opts), arg)) {
-			if (!value)
-				vm_usage("option needs a value:", arg);
-			if (!strcmp(arg, "--kernels"))
-				a->kernels = argv[i + 1];
-			push(a->vm, &a->nvm, arg);
-			push(a->vm, &a->nvm, argv[++i]);
-			continue;
-		}
-		if (in(vm_flag_opts, FP_ARRAY_SIZE(vm_flag_opts), arg)) {
-			push(a->vm, &a->nvm, !strcmp(arg, "--vm-verbose") ? "-v" : arg);
-			continue;
-		}
-		for (r = 0; r < FP_ARRAY_SIZE(vm_renamed); r++)
-			if (!strcmp(arg, vm_renamed[r].ours))
-				break;
-		if (r < FP_ARRAY_SIZE(vm_renamed)) {
-			if (!value)
-				vm_usage("option needs a value:", arg);
-			push(a->vm, &a->nvm, vm_renamed[r].theirs);
-			push(a->vm, &a->nvm, argv[++i]);
-		} else if (!strcmp(arg, "--compare") && value) {
-			a->compare = argv[++i];
-		} else if ((!strcmp(arg, "--json") || !strcmp(arg, "--junit")) && value) {
-			*(arg[3] == 's' ? &a->json : &a->junit) = argv[++i];
-		} else {
-			push(a->run, &a->nrun, arg);
-		}
-	}
-	if (a->kernels && (a->json || a->junit))
-		vm_usage("--json/--junit take one kernel (with --kernels, use --compare FILE)",
-			 NULL);
-	if (a->compare && !a->kernels)
-		vm_usage("--compare needs --kernels LIST", NULL);
 }
 
 /* setup/vm/run: $FORKPIN_VM_RUN, else the source tree forkpin was built from. */
@@ -119,8 +65,113 @@ static const char *vm_script(void)
 		return env;
 	snprintf(path, sizeof(path), "%s/setup/vm/run", FORKPIN_SOURCE_DIR);
 	if (access(path, X_OK))
-		vm_usage("cannot find setup/vm/run: set FORKPIN_VM_RUN to its path", NULL);
+		usage_error("cannot find setup/vm/run: set FORKPIN_VM_RUN to its path");
 	return path;
+}
+
+/* Parse one "NAME value|flag [OURS]" line into @o; false when it is not one. */
+static bool parse_option_line(char *line, struct vm_option *o)
+{
+	char kind[16] = "", ours[32] = "";
+	int n = sscanf(line, "%31s %15s %31s", o->name, kind, ours);
+
+	if (n < 2 || o->name[0] != '-' || (strcmp(kind, "value") && strcmp(kind, "flag")))
+		return false;
+	o->value = !strcmp(kind, "value");
+	o->reserved = !strcmp(ours, "-");
+	snprintf(o->ours, sizeof(o->ours), "%s", n == 3 && !o->reserved ? ours : o->name);
+	return true;
+}
+
+/* The VM options, from the one place that owns them: `setup/vm/run --list-options`. */
+static void load_vm_options(struct vm_args *a, const char *script)
+{
+	char line[128];
+	int pfd[2], status;
+	FILE *f;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		usage_error("pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		execl(script, script, "--list-options", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (a->nopts < MAX_VM_OPTIONS && parse_option_line(line, &a->opts[a->nopts]))
+			a->nopts++;
+	if (f)
+		fclose(f);
+	else
+		close(pfd[0]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) || !a->nopts)
+		usage_error(
+		    "%s --list-options failed: set FORKPIN_VM_RUN to a working setup/vm/run",
+		    script);
+}
+
+static const struct vm_option *find_vm_option(const struct vm_args *a, const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < a->nopts; i++)
+		if (!a->opts[i].reserved && !strcmp(a->opts[i].ours, arg))
+			return &a->opts[i];
+	return NULL;
+}
+
+static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
+{
+	size_t i;
+
+	printf("usage: forkpin vm [VM OPTIONS] [--json FILE] [--junit FILE] [RUN ARGUMENTS]\n"
+	       "Runs `forkpin run RUN ARGUMENTS` inside the test VM (docs/vm.md) and copies its\n"
+	       "reports to --json/--junit. VM OPTIONS (setup/vm/run --help explains them):\n");
+	for (i = 0; i < a->nopts; i++)
+		if (!a->opts[i].reserved)
+			printf("  %s%s\n", a->opts[i].ours, a->opts[i].value ? " VALUE" : "");
+	printf(
+	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
+	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
+	    "RUN ARGUMENTS: `forkpin run --help`. Exit: the guest run's; 2 bad usage or a "
+	    "missing host piece,\n3 the guest did not finish.\n");
+	exit(FP_EXIT_OK);
+}
+
+/* Split argv into setup/vm/run's options and `forkpin run`'s arguments. */
+static void split_args(struct vm_args *a, int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct vm_option *o = find_vm_option(a, arg);
+
+		if (o) {
+			push(a->vm, &a->nvm, o->name);
+			if (!o->value)
+				continue;
+			if (i + 1 == argc)
+				usage_error("option needs a value: %s", arg);
+			push(a->vm, &a->nvm, argv[++i]);
+			a->kernels |= !strcmp(o->name, "--kernels");
+		} else if ((!strcmp(arg, "--json") || !strcmp(arg, "--junit")) && i + 1 < argc) {
+			*(arg[3] == 's' ? &a->json : &a->junit) = argv[++i];
+		} else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			print_vm_help(a);
+		} else {
+			push(a->run, &a->nrun, arg);
+		}
+	}
+	if (a->kernels && (a->json || a->junit))
+		usage_error("--json/--junit take one kernel (with --kernels, use --compare FILE)");
 }
 
 static int copy_file(const char *from, const char *to)
@@ -162,147 +213,19 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
-#define MAX_KERNELS 8
-#define MAX_CASES   2048
-
-/* Verdicts per case id and kernel, read back from each guest's JSON report. */
-struct comparison {
-	char kernels[MAX_KERNELS][32];
-	size_t nkernels;
-	char ids[MAX_CASES][96];
-	char verdict[MAX_CASES][MAX_KERNELS][20];
-	size_t ncases;
-};
-
-/* The text of "key": "value" on @line into @out; false when the key is not there. */
-static bool json_field(const char *line, const char *key, char *out, size_t size)
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	char pattern[64];
-	const char *p, *end;
-
-	snprintf(pattern, sizeof(pattern), "\"%s\": \"", key);
-	p = strstr(line, pattern);
-	if (!p)
-		return false;
-	p += strlen(pattern);
-	end = strchr(p, '"');
-	if (!end || (size_t)(end - p) >= size)
-		return false;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
-	return true;
-}
-
-static size_t case_row(struct comparison *c, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < c->ncases; i++)
-		if (!strcmp(c->ids[i], id))
-			return i;
-	if (c->ncases == MAX_CASES)
-		return MAX_CASES;
-	snprintf(c->ids[c->ncases], sizeof(c->ids[0]), "%s", id);
-	return c->ncases++;
-}
-
-/* forkpin's JSON has one case per line: take id and result from each. */
-static void load_kernel(struct comparison *c, size_t k, const char *path)
-{
-	char line[16384], id[96], result[20];
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		size_t row;
-
-		if (!json_field(line, "id", id, sizeof(id)) ||
-		    !json_field(line, "result", result, sizeof(result)))
-			continue;
-		row = case_row(c, id);
-		if (row < MAX_CASES)
-			snprintf(c->verdict[row][k], sizeof(c->verdict[0][0]), "%s", result);
-	}
-	fclose(f);
-}
-
-static bool row_differs(const struct comparison *c, size_t row)
-{
-	size_t k;
-
-	for (k = 1; k < c->nkernels; k++)
-		if (strcmp(c->verdict[row][k], c->verdict[row][0]))
-			return true;
-	return false;
-}
-
-static void print_row(FILE *f, const struct comparison *c, size_t row, const char *sep)
-{
-	size_t k;
-
-	fprintf(f, "%-44s", c->ids[row]);
-	for (k = 0; k < c->nkernels; k++)
-		fprintf(f, "%s%-16s", sep, c->verdict[row][k][0] ? c->verdict[row][k] : "(no run)");
-	fputc('\n', f);
-}
-
-/* One table for all kernels: the cases whose verdict differs, and optionally all as TSV. */
-static void compare_kernels(const char *outdir, const char *list, const char *tsv_path)
-{
-	struct comparison *c = calloc(1, sizeof(*c));
-	char copy[256], *save, *tok, path[4096];
-	size_t row, k, differ = 0;
-	FILE *tsv;
-
-	if (!c)
-		return;
-	snprintf(copy, sizeof(copy), "%s", list);
-	for (tok = strtok_r(copy, ",", &save); tok && c->nkernels < MAX_KERNELS;
-	     tok = strtok_r(NULL, ",", &save)) {
-		snprintf(c->kernels[c->nkernels], sizeof(c->kernels[0]), "%s", tok);
-		snprintf(path, sizeof(path), "%s/%s/forkpin.json", outdir, tok);
-		load_kernel(c, c->nkernels++, path);
-	}
-	printf("# comparison over kernels:");
-	for (k = 0; k < c->nkernels; k++)
-		printf(" %s", c->kernels[k]);
-	printf(" (%zu cases)\n", c->ncases);
-	for (row = 0; row < c->ncases; row++)
-		if (row_differs(c, row)) {
-			if (!differ++)
-				printf("# cases whose verdict differs:\n");
-			printf("#   ");
-			print_row(stdout, c, row, " ");
-		}
-	if (!differ)
-		printf("# every case has the same verdict on every kernel\n");
-	tsv = tsv_path ? fopen(tsv_path, "we") : NULL;
-	if (tsv) {
-		fprintf(tsv, "case");
-		for (k = 0; k < c->nkernels; k++)
-			fprintf(tsv, "\t%s", c->kernels[k]);
-		fputc('\n', tsv);
-		for (row = 0; row < c->ncases; row++) {
-			fputs(c->ids[row], tsv);
-			for (k = 0; k < c->nkernels; k++)
-				fprintf(tsv, "\t%s",
-					c->verdict[row][k][0] ? c->verdict[row][k] : "-");
-			fputc('\n', tsv);
-		}
-		fclose(tsv);
-	}
-	free(c);
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) ? -1 : 0;
 }
 
 /* Remove the guests' result files and the temporary directory. */
 static void remove_outdir(const char *outdir)
 {
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", outdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "forkpin vm: could not remove %s\n", outdir);
+	if (nftw(outdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+		fprintf(stderr, "forkpin vm: could not remove %s: %s\n", outdir, strerror(errno));
 }
 
 int fp_cmd_vm(int argc, char **argv)
@@ -318,15 +241,15 @@ int fp_cmd_vm(int argc, char **argv)
 	pid_t pid;
 	int status = 0;
 
+	cmd[n++] = vm_script();
+	load_vm_options(&a, cmd[0]);
 	split_args(&a, argc, argv);
-	fp_require_writable("forkpin vm", "--json", a.json);
-	fp_require_writable("forkpin vm", "--junit", a.junit);
-	fp_require_writable("forkpin vm", "--compare", a.compare);
+	fp_require_writable(WHO, "--json", a.json);
+	fp_require_writable(WHO, "--junit", a.junit);
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))
-		vm_usage("cannot find its own binary or make a temporary directory", NULL);
+		usage_error("cannot find its own binary or make a temporary directory");
 	self[len] = '\0';
-	cmd[n++] = vm_script();
 	for (i = 0; i < a.nvm; i++)
 		cmd[n++] = a.vm[i];
 	cmd[n++] = "--out";
@@ -344,14 +267,12 @@ int fp_cmd_vm(int argc, char **argv)
 	if (pid == 0) {
 		execv(cmd[0], (char *const *)cmd);
 		fprintf(stderr, "forkpin vm: exec %s: %s\n", cmd[0], strerror(errno));
-		_exit(2);
+		_exit(FP_EXIT_USAGE);
 	}
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	status = pid < 0 ? 2 : WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-	if (a.kernels)
-		compare_kernels(outdir, a.kernels, a.compare);
-	else if (status != 2 && status != 3) {
+	if (!a.kernels && status != 2 && status != 3) {
 		bring_back(outdir, "forkpin.json", a.json, &status);
 		bring_back(outdir, "forkpin.junit.xml", a.junit, &status);
 	}

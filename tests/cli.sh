@@ -37,6 +37,27 @@ contains "iouring/anon/control-dontneed  (control)" "list marks controls"
 expect_exit 0 "help" -- "$fp" --help
 contains "Exit: 0 all passed" "help explains exit codes"
 
+# Each command takes only its own options, and its --help lists only those.
+expect_exit 2 "list refuses run's --json" -- "$fp" list --json "$tmp/l.json"
+contains "--json: not an option of \`forkpin list\`" "the option and the command are named"
+one_line "the refusal"
+ok $([ ! -e "$tmp/l.json" ] && echo 0 || echo 1) "list wrote no JSON"
+expect_exit 2 "env refuses filters" -- "$fp" env -b iouring
+expect_exit 2 "env refuses patterns" -- "$fp" env 'iouring/*'
+expect_exit 2 "list refuses a backend option" -- "$fp" list --vfio-device 0000:00:03.0
+expect_exit 0 "run --help" -- "$fp" run --help
+contains "--timeout SEC" "run's help has its options"
+contains "Backend options:" "and the backends' options"
+expect_exit 0 "list --help" -- "$fp" list --help
+ok $(case $out in *--timeout* | *--junit* | *"Backend options"*) echo 1 ;; *) echo 0 ;; esac) \
+	"list's help lists none of run's options"
+
+# forkcost --plot: the path goes into a gnuplot script inside quotes; a quote would end them.
+expect_exit 2 "forkcost refuses a plot path with a quote" -- "$fp" forkcost --min-size 1M \
+	--max-size 1M --mode unpinned --plot "$tmp/x'; system 'touch $tmp/pwned'; '.svg"
+contains "without quotes" "the fix is named"
+ok $([ ! -e "$tmp/pwned" ] && echo 0 || echo 1) "no command ran through gnuplot"
+
 # RLIMIT_MEMLOCK too low, without CAP_IPC_LOCK: refused up front with the fix.
 if command -v setpriv >/dev/null && setpriv --inh-caps=-ipc_lock --ambient-caps=-ipc_lock \
 	--bounding-set=-ipc_lock true 2>/dev/null; then

@@ -13,7 +13,7 @@
  * exported as a header): the ioctl numbers and the struct layout are ABI.
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 #include "../util.h"
 
 #include <errno.h>

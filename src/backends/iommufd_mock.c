@@ -26,7 +26,7 @@
  * CONFIG_IOMMUFD_TEST (setup/kernel/build stock); not in Debian's kernels.
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 #include "iommufd_mock_uapi.h"
 
 #include <errno.h>

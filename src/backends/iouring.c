@@ -12,7 +12,7 @@
  * the pipe into the caller's sink.
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 #include "../util.h"
 
 #include <errno.h>

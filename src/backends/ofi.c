@@ -43,7 +43,7 @@
  * calls ibv_fork_init() unless FI_FORK_UNSAFE is set) never leaks into other backends' cases.
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 
 #include <ctype.h>
 #include <errno.h>

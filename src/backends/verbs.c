@@ -23,7 +23,7 @@
  * no pins, the device follows the process's page tables through MMU notifiers).
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,8 +4,9 @@
  *
  * Three layers, each behind a small table of functions:
  * - the IOMMU front end (struct vfio_iommu_ops): opens the device's IOMMU context, maps and
- *   unmaps user memory at an IOVA. vfio_type1.c implements the VFIO Type1 container; an
- *   iommufd front end would be one more file with the same four functions.
+ *   unmaps user memory at an IOVA. vfio_type1.c implements the VFIO Type1 container (type1v2
+ *   and type1), vfio_iommufd.c the iommufd one (/dev/iommu with the VFIO device cdev); a
+ *   new front end is one more file with the same functions.
  * - the PCI device (struct vfio_pci, helpers in vfio.c): config space and BAR access through
  *   the VFIO device fd.
  * - the device driver (struct vfio_driver): what makes one kind of PCI device move data by DMA
@@ -19,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backends.h"
+#include "registry.h"
 
 #define VFIO_MAX_IOVA_RANGES 16
 
@@ -31,7 +32,7 @@ struct vfio_iova_span {
 
 struct vfio_iommu_ops;
 
-/* struct vfio_iommu - one open IOMMU context (a Type1 container, later an IOAS). */
+/* struct vfio_iommu - one open IOMMU context (a Type1 container, or an iommufd IOAS). */
 struct vfio_iommu {
 	const struct vfio_iommu_ops *ops;
 	struct fp_dev *dev; /* where failures are described (fp_dev_error) */

@@ -10,7 +10,7 @@
  * The pipe can be read once, front to back: transfers must come in increasing order.
  */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "registry.h"
 #include "../util.h"
 
 #include <errno.h>

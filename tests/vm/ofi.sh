@@ -8,10 +8,7 @@ fp=$1
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/lib.sh"
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
+skip_without_qemu
 if "$fp" env 2>/dev/null | grep -q '^ofi  *not built'; then
 	echo "1..0 # SKIP forkpin was built without libfabric (apt-get install libfabric-dev)"
 	exit 77

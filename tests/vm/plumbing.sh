@@ -6,10 +6,9 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 run=$top/setup/vm/run
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+skip_without_qemu
 
 tmp=$(mktemp -d /tmp/forkpin-plumbing.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

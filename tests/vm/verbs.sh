@@ -13,10 +13,9 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${FORKPIN_BIN:-$top/build/forkpin}
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+skip_without_qemu
 if [ ! -x "$bin" ]; then
 	echo "1..1"
 	echo "not ok 1 - $bin exists: build first (meson setup build && meson compile -C build)"

@@ -16,10 +16,9 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	shift
 fi
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-	exit 77
-fi
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+skip_without_qemu
 if [ ! -x "$forkpin" ]; then
 	echo "Bail out! $forkpin missing: meson setup build && ninja -C build"
 	exit 1

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Every backend's table row, for the registry in backends.c. One line per backend file. */
-#ifndef FORKPIN_BACKENDS_BACKENDS_H
-#define FORKPIN_BACKENDS_BACKENDS_H
+/*
+ * The backends' table rows, for the registry fp_backends[] in src/backends.c: one line per
+ * backend file. The interface they implement is src/backend.h; src/backends.c is the
+ * registry and the dispatcher over it.
+ */
+#ifndef FORKPIN_BACKENDS_REGISTRY_H
+#define FORKPIN_BACKENDS_REGISTRY_H
 
 #include "../backend.h"
 

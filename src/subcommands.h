@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Two commands that run outside the case matrix:
+ * The subcommands that run outside the case matrix, each in its own file of the program
+ * (not of the core library). argv[1] is the command word; each returns an enum fp_exit.
+ *
+ * `forkpin vm`: the selection inside the test VM (setup/vm/run), see vm.c and docs/vm.md.
  *
  * `forkpin stress`: the pin-vs-fork race stressor (docs/stress.md). Worker threads register,
  * device-write, verify and deregister their own buffers in a loop while a forker thread forks
@@ -12,13 +15,14 @@
  * for pinned, unpinned, MADV_DONTFORK, MAP_SHARED and hugetlb memory, beside memcpy
  * bandwidth measured in the same run.
  *
- * Both reach devices only through the fp_dev_*() dispatcher and pick backends by capability.
+ * stress and forkcost reach devices only through the fp_dev_*() dispatcher and pick backends by
+ * capability.
  */
-#ifndef FORKPIN_STRESS_H
-#define FORKPIN_STRESS_H
+#ifndef FORKPIN_SUBCOMMANDS_H
+#define FORKPIN_SUBCOMMANDS_H
 
-/* argv[1] is the command word; returns the exit code (0, 1, 2 usage, 4 nothing ran). */
 int fp_cmd_stress(int argc, char **argv);
 int fp_cmd_forkcost(int argc, char **argv);
+int fp_cmd_vm(int argc, char **argv);
 
 #endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* The command layer shared by the subcommands: see cmd.h. */
+#define _GNU_SOURCE
+#include "cmd.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+void fp_usage_error(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(FP_EXIT_USAGE);
+}
+
+void fp_require_writable(const char *who, const char *flag, const char *path)
+{
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fp_usage_error(who, "%s %s: %s: give a writable path", flag, path, strerror(errno));
+	close(fd);
+}
+
+unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v == 0 || v > max || *arg == '-')
+		fp_usage_error(who, "%s '%s': give a count from 1 to %lu", flag, arg, max);
+	return v;
+}
+
+uint64_t fp_parse_seed(const char *who, const char *arg)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		fp_usage_error(who, "--seed '%s': give a number, e.g. --seed 42", arg);
+	return v;
+}
+
+void fp_parse_list(const char *who, const char **list, size_t *n, size_t max, char *csv,
+		   const char *what)
+{
+	char *save = NULL, *name;
+
+	for (name = strtok_r(csv, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (*n >= max)
+			fp_usage_error(who, "too many %s names (at most %zu)", what, max);
+		list[(*n)++] = name;
+	}
+}
+
+void fp_check_memlock(const char *who, size_t need, const char *subject, const char *alternative)
+{
+	struct rlimit rl;
+	char have[32], want[32];
+
+	if (fp_has_cap_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (need > rl.rlim_cur)
+		fp_usage_error(
+		    who, "RLIMIT_MEMLOCK is %s, %s %s: raise it with `ulimit -l %zu` or %s",
+		    fp_format_size(rl.rlim_cur, have, sizeof(have)), subject,
+		    fp_format_size(need, want, sizeof(want)), (need + 65536) / 1024, alternative);
+}
+
+void fp_reject_option(const char *who, const char *command, const char *option)
+{
+	fp_usage_error(who,
+		       "%s: not an option of `forkpin %s` (`forkpin %s --help` lists its options)",
+		       option, command, command);
+}

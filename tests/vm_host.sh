@@ -1,0 +1,54 @@
+#!/bin/bash
+# `forkpin vm` without booting a VM: its VM options come from setup/vm/run --list-options and
+# are split from forkpin run's, and setup/lib/compare-kernels reads the guests' reports.
+# usage: tests/vm_host.sh FORKPIN
+fp=$1
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+compare=$here/../setup/lib/compare-kernels
+
+expect_exit 0 "forkpin vm --help" -- "$fp" vm --help
+contains "--vm-mem VALUE" "it lists setup/vm/run's --mem under forkpin vm's name"
+contains "--kernel-release VALUE" "and the options forkpin vm passes as they are"
+ok $(case $out in *"--out VALUE"*) echo 1 ;; *) echo 0 ;; esac) "but not --out, which it sets"
+
+# A stand-in for setup/vm/run: the real option table, then it prints what it was given.
+cat >"$tmp/run" <<STUB
+#!/bin/bash
+[ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
+printf '%s\n' "\$@" >"$tmp/args"
+STUB
+chmod +x "$tmp/run"
+FORKPIN_VM_RUN=$tmp/run "$fp" vm --vm-mem 2048 --vm-verbose -b iouring --timeout 3 x/y/z
+ok $? "forkpin vm runs setup/vm/run"
+args=$(tr '\n' ' ' <"$tmp/args")
+case $args in
+"--mem 2048 -v --out "*" -- /bin/sh -c "*" run"*) ok 0 "VM options go first, renamed" ;;
+*) ok 1 "VM options go first, renamed: $args" ;;
+esac
+case $args in
+*" -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
+*) ok 1 "forkpin run's arguments go to the guest: $args" ;;
+esac
+expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
+ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
+
+# compare-kernels: two reports that differ in one case, and a kernel with no report.
+"$fp" run 'iouring/anon/parent-writes' vmsplice/anon/device-reads --json "$tmp/a.json" >/dev/null
+python3 - "$tmp/a.json" "$tmp/b.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["cases"][0]["result"] = "control-missed"  # a verdict no real run of it gives
+json.dump(r, open(sys.argv[2], "w"), indent=4)  # not one case per line
+PY
+out=$("$compare" --tsv "$tmp/all.tsv" 6.1="$tmp/a.json" 6.12="$tmp/b.json" 7.2="$tmp/none.json")
+contains "# comparison over kernels: 6.1 6.12 7.2 (2 cases)" "compare-kernels counts the cases"
+a=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cases"][0]["result"])' "$tmp/a.json")
+contains "iouring/anon/parent-writes                   $(printf '%-16s %-16s' "$a" control-missed) (no run)" \
+	"a differing verdict and a missing run are in the table"
+ok "$(grep -c . "$tmp/all.tsv" | grep -qx 3; echo $?)" "the TSV has a header and one row per case"
+out=$("$compare" --markdown a="$tmp/a.json" b="$tmp/b.json")
+contains "| backend | scenario | a (" "--markdown draws catch-table's table"
+tap_done
