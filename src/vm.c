@@ -55,7 +55,23 @@ static void push(const char **list, size_t *n, const char *arg)
 	list[(*n)++] = arg;
 }
 
-/* setup/vm/run: $FORKPIN_VM_RUN, else the source tree forkpin was built from. */
+/* Is this process the installed binary (FORKPIN_BINDIR/forkpin), not a build tree's? */
+static bool running_installed(void)
+{
+	char self[PATH_MAX], installed[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return false;
+	self[n] = 0;
+	snprintf(installed, sizeof(installed), "%s/forkpin", FORKPIN_BINDIR);
+	return !strcmp(self, installed);
+}
+
+/*
+ * setup/vm/run: $FORKPIN_VM_RUN, else the installed copy (libexecdir/forkpin/vm/run) for an
+ * installed forkpin, else the source tree a build-tree forkpin was built from.
+ */
 static const char *vm_script(void)
 {
 	const char *env = getenv("FORKPIN_VM_RUN");
@@ -63,9 +79,12 @@ static const char *vm_script(void)
 
 	if (env && *env)
 		return env;
-	snprintf(path, sizeof(path), "%s/setup/vm/run", FORKPIN_SOURCE_DIR);
+	if (running_installed())
+		snprintf(path, sizeof(path), "%s/vm/run", FORKPIN_LIBEXECDIR);
+	else
+		snprintf(path, sizeof(path), "%s/setup/vm/run", FORKPIN_SOURCE_DIR);
 	if (access(path, X_OK))
-		usage_error("cannot find setup/vm/run: set FORKPIN_VM_RUN to its path");
+		usage_error("cannot find %s: set FORKPIN_VM_RUN to setup/vm/run's path", path);
 	return path;
 }
 

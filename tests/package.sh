@@ -104,9 +104,10 @@ if [ "$with_vm" = 1 ]; then
 	out=$("$top/setup/vm/run" --timeout 600 -- sh -c "
 		dpkg -i '$deb' >/dev/null 2>&1 || { echo 'dpkg -i failed'; exit 1; }
 		dpkg -s forkpin | grep '^Status'
-		/usr/libexec/forkpin/rxe --help >/dev/null 2>&1; echo rxe-help=\$?
+		/usr/bin/forkpin vm --help 2>&1 | grep -q -- --kernel-release && echo vm-help-ok
 		/usr/bin/forkpin run -b iouring,vfio -m anon -s parent-writes" 2>&1)
 	contains "Status: install ok installed" "the package installs in the test VM"
+	contains "vm-help-ok" "the installed forkpin finds its VM script under /usr/libexec/forkpin"
 	ok "$(printf '%s\n' "$out" | grep -qE '^ok [0-9]+ iouring/anon/parent-writes' && echo 0 || echo 1)" \
 		"the installed /usr/bin/forkpin runs iouring/anon/parent-writes in the VM"
 	ok "$(printf '%s\n' "$out" | grep -qE '^ok [0-9]+ vfio/anon/parent-writes' && echo 0 || echo 1)" \

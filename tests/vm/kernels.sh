@@ -6,6 +6,9 @@
 #   no-early-cow: forkpin exits 1; every pinning backend loses DMA on private memory
 #                 ("device wrote into a page the parent no longer maps"; gup_test: "device
 #                 read stale data"); shared memory still passes; the controls still fire.
+#   ro-pin-no-unshare: read-only pins taken on a page shared with a child (now or before)
+#                 read stale data; read-write registrations still pass.
+#   gup-fast-race-wide: `forkpin stress` sees the GUP-fast vs fork race.
 # A cold cache builds the kernel first (~10 min with 2 idle CPUs, more on a busy machine).
 # Prints TAP; 77 (skip) without QEMU or the kernel build packages.
 # usage: tests/vm/kernels.sh [FORKPIN]
@@ -19,7 +22,7 @@ tmp=$(mktemp -d /tmp/forkpin-kernels.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
-for k in stock no-early-cow; do
+for k in stock no-early-cow ro-pin-no-unshare gup-fast-race-wide; do
 	image[$k]=$("$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
 		"$k" 2>"$tmp/build-$k.err" | tail -n 1)
 	st=${PIPESTATUS[0]}
@@ -138,4 +141,34 @@ expect_case iommufd-mock/memfd/parent-writes '^ok [0-9]+ [^ ]+$' \
 	"no-early-cow: iommufd-mock/memfd/parent-writes (shared) still passes"
 expect_case iommufd-mock/anon/control-dontneed '^ok .*control detected' \
 	"no-early-cow: iommufd-mock/anon/control-dontneed still detected"
+
+# ro-pin-no-unshare: R/O registrations of COW-shared pages (vfio maps without WRITE, verbs
+# MRs without local write, gup_test without FOLL_WRITE) must read stale data; R/W ones pass.
+mkdir -p "$tmp/ro"
+vm_run ro --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-1200}" --kernel "${image[ro-pin-no-unshare]}" \
+	--out "$tmp/ro" -- "$top/setup/kernel/guest-forkpin" "$fp" -b vfio,verbs,guptest \
+	-m anon,thp-pmd -s pin-after-fork,pin-after-fork-ro,pin-previously-shared-ro --timeout 30
+rc=$?
+out=$(cat "$tmp/ro.tap")
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "ro-pin-no-unshare: forkpin exits 1 (exit $rc)"
+for b in vfio verbs guptest; do
+	for s in pin-after-fork-ro pin-previously-shared-ro; do
+		expect_case "$b/anon/$s" '^not ok .*stale' \
+			"ro-pin-no-unshare: $b/anon/$s FAILs as a stale read"
+	done
+done
+for b in vfio verbs; do
+	expect_case "$b/anon/pin-after-fork" '^ok [0-9]+ [^ ]+$' \
+		"ro-pin-no-unshare: $b/anon/pin-after-fork (read-write) still passes"
+done
+
+# gup-fast-race-wide: the stressor must see the race once fork's window is held open
+# (io_uring pins with pin_user_pages_fast).
+vm_run race --timeout 600 --kernel "${image[gup-fast-race-wide]}" -- \
+	"$fp" stress -b iouring --duration "${FORKPIN_RACE_DURATION:-30}" --threads 2
+rc=$?
+out=$(cat "$tmp/race.tap" "$tmp/race.err")
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "gup-fast-race-wide: forkpin stress exits 1 (exit $rc)"
+contains "no longer maps" "gup-fast-race-wide: the stressor reports lost DMA"
+printf '%s\n' "$out" | grep -E '^stress ' | sed 's/^/# /'
 tap_done
