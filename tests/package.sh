@@ -100,7 +100,10 @@ complete_line "$fp" run --js
 candidate --json "completion: run's options"
 
 if [ "$with_vm" = 1 ]; then
-	# The guest's root is an overlay over the host's: dpkg -i writes only to the guest.
+	# The guest's root is an overlay over the host's: dpkg -i writes only to the guest. The
+	# source tree the package was built from goes first, so only the installed copy of
+	# setup/vm/run can answer `forkpin vm --help`.
+	rm -rf "$tmp/src"
 	out=$("$top/setup/vm/run" --timeout 600 -- sh -c "
 		dpkg -i '$deb' >/dev/null 2>&1 || { echo 'dpkg -i failed'; exit 1; }
 		dpkg -s forkpin | grep '^Status'
