@@ -321,6 +321,10 @@ static int cmd_run(struct cli *cli)
 	struct fp_totals totals;
 	int code, err = 0;
 
+	if (cli->json_path && cli->junit_path &&
+	    fp_report_paths_clash(cli->json_path, cli->junit_path))
+		usage_error("--json and --junit both name %s: give each report its own file",
+			    cli->junit_path);
 	check_memlock(cases, n);
 	check_backend_options(cases, n);
 	cases = repeat_cases(cases, &n, cli->repeat);
@@ -331,6 +335,7 @@ static int cmd_run(struct cli *cli)
 		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
 	if (cli->junit_path)
 		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
+	fp_run_catch_signals(); /* a signal during the env also ends in incomplete reports */
 	fp_env_collect(env);
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
 	for (i = 0; i < nrep; i++) {
@@ -357,20 +362,13 @@ static int cmd_env(struct cli *cli)
 		return 1;
 	fp_env_collect(env);
 	if (cli->json_path) {
-		FILE *f = fopen(cli->json_path, "we");
+		int err = fp_env_write_json(cli->json_path, env);
 
-		if (!f)
-			usage_error("--json %s: %s: give a writable path", cli->json_path,
-				    strerror(errno));
-		fputs("{", f);
-		for (i = 0; i < env->count; i++) {
-			fputs(i ? ",\n  " : "\n  ", f);
-			fp_json_write_string(f, env->items[i].key);
-			fputs(": ", f);
-			fp_json_write_string(f, env->items[i].value);
+		if (err) {
+			fprintf(stderr, "forkpin: --json %s: %s\n", cli->json_path, strerror(-err));
+			free(env);
+			return 1;
 		}
-		fputs("\n}\n", f);
-		fclose(f);
 	}
 	for (i = 0; i < env->count; i++)
 		printf("%-28s %s\n", env->items[i].key, env->items[i].value);

@@ -2,8 +2,10 @@
 /* What every report format shares: totals, names, explanations and escaping. */
 #include "report.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
 {
@@ -39,8 +41,41 @@ size_t fp_totals_failed(const struct fp_totals *t)
 	return t->fail + t->control_missed;
 }
 
+bool fp_totals_complete(const struct fp_totals *t)
+{
+	return !t->stopped[0];
+}
+
+void fp_totals_stop(struct fp_totals *t, int signo, const char *why)
+{
+	if (t->stopped[0])
+		return; /* the first reason is the one that stopped it */
+	t->signo = signo;
+	snprintf(t->stopped, sizeof(t->stopped), "%s", why && *why ? why : "stopped");
+}
+
+const char *fp_signal_name(int signo, char *buf, size_t size)
+{
+	static const struct {
+		int signo;
+		const char *name;
+	} names[] = {{SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
+		     {SIGPIPE, "SIGPIPE"}, {SIGQUIT, "SIGQUIT"}, {SIGKILL, "SIGKILL"}};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].signo == signo)
+			return names[i].name;
+	snprintf(buf, size, "signal %d", signo);
+	return buf;
+}
+
 int fp_totals_exit_code(const struct fp_totals *t)
 {
+	if (t->signo)
+		return 128 + t->signo; /* as a shell reports a process the signal killed */
+	if (!fp_totals_complete(t))
+		return 1;
 	if (fp_totals_failed(t))
 		return 1;
 	if (!fp_totals_passed(t) && !t->xfail)
@@ -103,32 +138,106 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 	return buf;
 }
 
+/* The length of the UTF-8 sequence a lead byte starts, with its payload bits; 0: invalid. */
+static size_t utf8_lead(unsigned char c, uint32_t *cp)
+{
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		*cp = c & 0x1f;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		*cp = c & 0x0f;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		*cp = c & 0x07;
+		return 4;
+	}
+	return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF (F5..FF) */
+}
+
+size_t fp_utf8_decode(const char *s, size_t len, uint32_t *cp)
+{
+	static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+	const unsigned char *u = (const unsigned char *)s;
+	size_t need = utf8_lead(u[0], cp), i;
+
+	if (!need)
+		goto invalid;
+	for (i = 1; i < need; i++) {
+		if (i == len)
+			return 0; /* the string ends inside the character: a cut */
+		if ((u[i] & 0xc0) != 0x80)
+			goto invalid;
+		*cp = (*cp << 6) | (u[i] & 0x3f);
+	}
+	if (*cp < min_for_len[need] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		goto invalid;
+	return need;
+invalid:
+	*cp = 0xfffd;
+	return 1;
+}
+
+/* The bytes to write for a decoded character: the source bytes, or U+FFFD's encoding. */
+static void put_char(FILE *f, const char *src, size_t n, uint32_t cp)
+{
+	if (cp == 0xfffd && n == 1)
+		fputs("\xef\xbf\xbd", f);
+	else
+		fwrite(src, 1, n, f);
+}
+
 void fp_json_write_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t left = s ? strlen(s) : 0, n;
+	uint32_t cp;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
+	fputc('"', f);
+	for (; left; s += n, left -= n) {
+		n = fp_utf8_decode(s, left, &cp);
+		if (!n)
+			break; /* a character cut by a full buffer: drop it whole */
+		if (cp == '"' || cp == '\\')
+			fprintf(f, "\\%c", (char)cp);
+		else if (cp == '\n')
 			fputs("\\n", f);
-		else if (c == '\t')
+		else if (cp == '\t')
 			fputs("\\t", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(f, "\\u%04x", (unsigned)cp);
 		else
-			fputc(c, f);
+			put_char(f, s, n, cp);
 	}
 	fputc('"', f);
 }
 
+/* XML 1.0's Char production: tab, newline, CR, and the rest minus controls and FFFE/FFFF. */
+static bool xml_char_allowed(uint32_t cp)
+{
+	if (cp < 0x20)
+		return cp == '\t' || cp == '\n' || cp == '\r';
+	if (cp >= 0x7f && cp <= 0x9f)
+		return false; /* allowed by XML 1.0 but discouraged; no reader needs them */
+	return cp != 0xfffe && cp != 0xffff;
+}
+
 void fp_xml_write_escaped(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t left = s ? strlen(s) : 0, n;
+	uint32_t cp;
 
-		switch (c) {
+	for (; left; s += n, left -= n) {
+		n = fp_utf8_decode(s, left, &cp);
+		if (!n)
+			break;
+		if (!xml_char_allowed(cp))
+			continue;
+		switch (cp) {
 		case '<':
 			fputs("&lt;", f);
 			break;
@@ -144,10 +253,18 @@ void fp_xml_write_escaped(FILE *f, const char *s)
 		case '\'':
 			fputs("&apos;", f);
 			break;
+		case '\n':
+			fputs("&#10;",
+			      f); /* kept inside attributes, where a raw one becomes a space */
+			break;
+		case '\r':
+			fputs("&#13;", f);
+			break;
+		case '\t':
+			fputs("&#9;", f);
+			break;
 		default:
-			/* XML 1.0 forbids most control characters: drop them. */
-			if (c >= 0x20 || c == '\n' || c == '\t')
-				fputc(c, f);
+			put_char(f, s, n, cp);
 		}
 	}
 }
@@ -156,6 +273,8 @@ void fp_reporter_free(struct fp_reporter *r)
 {
 	if (!r)
 		return;
+	if (r->free_state)
+		r->free_state(r->state);
 	free(r->state);
 	free(r);
 }
