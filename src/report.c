@@ -160,34 +160,49 @@ static size_t utf8_lead(unsigned char c, uint32_t *cp)
 	return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF (F5..FF) */
 }
 
+/* Whether @b may follow @lead: the narrow second-byte ranges rule out overlong forms,
+ * surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..). */
+static bool utf8_follows(unsigned char lead, unsigned char b, size_t i)
+{
+	if (i == 1 && lead == 0xe0)
+		return b >= 0xa0 && b <= 0xbf;
+	if (i == 1 && lead == 0xed)
+		return b >= 0x80 && b <= 0x9f;
+	if (i == 1 && lead == 0xf0)
+		return b >= 0x90 && b <= 0xbf;
+	if (i == 1 && lead == 0xf4)
+		return b >= 0x80 && b <= 0x8f;
+	return (b & 0xc0) == 0x80;
+}
+
 size_t fp_utf8_decode(const char *s, size_t len, uint32_t *cp)
 {
-	static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
 	const unsigned char *u = (const unsigned char *)s;
 	size_t need = utf8_lead(u[0], cp), i;
 
-	if (!need)
-		goto invalid;
+	if (!need) {
+		*cp = 0xfffd;
+		return 1;
+	}
 	for (i = 1; i < need; i++) {
 		if (i == len)
 			return 0; /* the string ends inside the character: a cut */
-		if ((u[i] & 0xc0) != 0x80)
-			goto invalid;
+		if (!utf8_follows(u[0], u[i], i)) {
+			/* One U+FFFD for the longest valid prefix, as Unicode recommends (and
+			 * Python's "replace" does). */
+			*cp = 0xfffd;
+			return i;
+		}
 		*cp = (*cp << 6) | (u[i] & 0x3f);
 	}
-	if (*cp < min_for_len[need] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		goto invalid;
 	return need;
-invalid:
-	*cp = 0xfffd;
-	return 1;
 }
 
-/* The bytes to write for a decoded character: the source bytes, or U+FFFD's encoding. */
+/* Write a decoded character: its source bytes, or U+FFFD's encoding. */
 static void put_char(FILE *f, const char *src, size_t n, uint32_t cp)
 {
-	if (cp == 0xfffd && n == 1)
-		fputs("\xef\xbf\xbd", f);
+	if (cp == 0xfffd)
+		fputs("\xef\xbf\xbd", f); /* also for the invalid bytes it replaces */
 	else
 		fwrite(src, 1, n, f);
 }

@@ -104,9 +104,10 @@ void fp_json_write_string(FILE *f, const char *s);
 void fp_xml_write_escaped(FILE *f, const char *s);
 
 /*
- * Decode one UTF-8 character of @s (at most @len bytes) into @cp. Returns the bytes it
- * takes: 1 with @cp = U+FFFD for an invalid byte (overlong forms, surrogates and values
- * past U+10FFFF included), 0 when @s ends inside an otherwise valid character (a cut).
+ * Decode one UTF-8 character of @s (at most @len bytes, @len > 0) into @cp. Returns the
+ * bytes it takes; an invalid sequence (overlong forms, surrogates and values past U+10FFFF
+ * included) is @cp = U+FFFD over its longest valid prefix (at least 1 byte); 0 when @s ends
+ * inside an otherwise valid character (a cut).
  */
 size_t fp_utf8_decode(const char *s, size_t len, uint32_t *cp);
 
