@@ -32,7 +32,7 @@ static struct fp_result make(const char *id, const char *be, const char *mem, co
 /* The hostile strings check_reports.py --hostile knows by key. */
 static void hostile_env(struct fp_env *env)
 {
-	char cut[400] = "";
+	char cut[401] = ""; /* 200 two-byte characters and the NUL */
 	size_t i;
 
 	fp_env_set(env, "utf8.invalid",
