@@ -321,6 +321,7 @@ static int cmd_run(struct cli *cli)
 	struct fp_totals totals;
 	int code, err = 0;
 
+	fp_run_catch_signals(); /* from here on a signal ends in reports marked incomplete */
 	if (cli->json_path && cli->junit_path &&
 	    fp_report_paths_clash(cli->json_path, cli->junit_path))
 		usage_error("--json and --junit both name %s: give each report its own file",
@@ -335,7 +336,6 @@ static int cmd_run(struct cli *cli)
 		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
 	if (cli->junit_path)
 		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
-	fp_run_catch_signals(); /* a signal during the env also ends in incomplete reports */
 	fp_env_collect(env);
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
 	for (i = 0; i < nrep; i++) {
