@@ -149,6 +149,15 @@ static void reap_group(pid_t pgid)
 
 enum arrival { ARRIVED, DEADLINE, CLOSED, INTERRUPTED };
 
+#define STOP_CHECK_MS 100 /* how soon a stop signal ends the wait for a case */
+
+static int wait_slice_ms(uint64_t left_ns)
+{
+	uint64_t ms = left_ns / 1000000ull + 1;
+
+	return ms < STOP_CHECK_MS ? (int)ms : STOP_CHECK_MS;
+}
+
 /* Wait for the outcome until the deadline. CLOSED: the case process ended without one. */
 static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
 {
@@ -160,7 +169,9 @@ static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome 
 
 		if (now >= deadline)
 			return DEADLINE;
-		ready = fp_wait_readable(fd, (int)((deadline - now) / 1000000ull) + 1);
+		/* In slices: fp_wait_readable() retries on EINTR, so a stop signal is seen
+		 * here within a slice rather than at the case's timeout. */
+		ready = fp_wait_readable(fd, wait_slice_ms(deadline - now));
 		if (ready < 0 && ready != -EINTR)
 			return CLOSED;
 		if (ready > 0)
