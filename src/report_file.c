@@ -18,19 +18,32 @@ static char *path_with_suffix(const char *path, const char *suffix)
 	return asprintf(&p, "%s%s", path, suffix) < 0 ? NULL : p;
 }
 
-int fp_outfile_open(struct fp_outfile *o, const char *path)
+/* A device or a pipe has nothing to rename, and /dev/stdout or /proc/self/fd/N must stay the
+ * open file they name even when that is a regular file (`--json /dev/stdout > out`). */
+static bool written_in_place(const char *given, const char *resolved)
 {
 	struct stat st;
+
+	if (!strncmp(given, "/dev/", 5) || !strncmp(given, "/proc/", 6))
+		return true;
+	return stat(resolved, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+int fp_outfile_open(struct fp_outfile *o, const char *path)
+{
 	int err;
 
 	memset(o, 0, sizeof(*o));
-	o->path = strdup(path);
+	/* A symlink (latest.json -> run-42.json) keeps pointing: the file it names is replaced. */
+	o->path = realpath(path, NULL);
+	if (!o->path)
+		o->path = strdup(path);
 	if (!o->path)
 		return -ENOMEM;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		o->f = fopen(path, "we"); /* a device or a pipe: nothing to rename */
+	if (written_in_place(path, o->path)) {
+		o->f = fopen(path, "we");
 	} else {
-		o->tmp = path_with_suffix(path, ".tmp");
+		o->tmp = path_with_suffix(o->path, ".tmp");
 		if (!o->tmp) {
 			errno = ENOMEM;
 			goto fail;

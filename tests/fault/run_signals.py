@@ -141,6 +141,20 @@ def write_errors():
        f"--json X --junit ./X: exit 2 before anything runs ({p.returncode})", p.stderr.decode())
 
 
+def symlinked_report():
+    target, link = os.path.join(TMP, "run-42.json"), os.path.join(TMP, "latest.json")
+    with open(target, "w") as f:
+        f.write("{}\n")
+    os.symlink("run-42.json", link)
+    p = subprocess.run([FORKPIN, "run", "-b", "vmsplice", "-m", "anon", "--json", link],
+                       capture_output=True)
+    rep = load_json(link)
+    ok(p.returncode == 0 and os.path.islink(link) and not isinstance(rep, str)
+       and rep.get("complete") is True,
+       "a report path that is a symlink stays one; the file it names gets the report",
+       p.stderr.decode())
+
+
 def results_cannot_be_recorded():
     """13 million cases with 2 GiB of address space: the cases fit, their results do not."""
     j, x = paths("nomem")
@@ -169,5 +183,6 @@ mid_run(signal.SIGHUP, 129)
 head_closes_pipe()
 sigkill_keeps_previous()
 write_errors()
+symlinked_report()
 results_cannot_be_recorded()
 sys.exit(done())
