@@ -18,6 +18,39 @@ static char *path_with_suffix(const char *path, const char *suffix)
 	return asprintf(&p, "%s%s", path, suffix) < 0 ? NULL : p;
 }
 
+/*
+ * Temp files not yet committed, removed at exit: a usage error after the first report was
+ * opened (exit 2 for a bad --junit path) must not leave FILE.tmp behind.
+ */
+#define MAX_PENDING 8
+static struct fp_outfile *pending[MAX_PENDING];
+
+static void remove_pending_at_exit(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (pending[i] && pending[i]->tmp)
+			unlink(pending[i]->tmp);
+}
+
+static void track_pending(struct fp_outfile *o, bool add)
+{
+	static bool registered;
+	size_t i;
+
+	if (add && !registered)
+		registered = atexit(remove_pending_at_exit) == 0;
+	for (i = 0; i < MAX_PENDING; i++) {
+		if (add && !pending[i]) {
+			pending[i] = o;
+			return;
+		}
+		if (!add && pending[i] == o)
+			pending[i] = NULL;
+	}
+}
+
 /* A device or a pipe has nothing to rename, and /dev/stdout or /proc/self/fd/N must stay the
  * open file they name even when that is a regular file (`--json /dev/stdout > out`). */
 static bool written_in_place(const char *given, const char *resolved)
@@ -50,8 +83,11 @@ int fp_outfile_open(struct fp_outfile *o, const char *path)
 		}
 		o->f = fopen(o->tmp, "we");
 	}
-	if (o->f)
+	if (o->f) {
+		if (o->tmp)
+			track_pending(o, true);
 		return 0;
+	}
 fail:
 	err = -errno;
 	free(o->path);
@@ -62,6 +98,7 @@ fail:
 
 static void outfile_free(struct fp_outfile *o)
 {
+	track_pending(o, false);
 	free(o->path);
 	free(o->tmp);
 	memset(o, 0, sizeof(*o));
@@ -158,7 +195,12 @@ static int file_begin(void *state, size_t ncases, const struct fp_env *env)
 		return -ENOMEM;
 	}
 	s->c.cap = ncases ? ncases : 1;
-	if (s->partial) {
+	if (s->partial_path && s->fmt->partial_header) {
+		s->partial = fopen(s->partial_path, "we");
+		if (!s->partial) {
+			record_error(s, -errno);
+			return s->err;
+		}
 		s->fmt->partial_header(s->partial, env, ncases);
 		partial_flush(s);
 	}
@@ -230,18 +272,17 @@ static void file_free(void *state)
 	free(s->c.results);
 }
 
-static int open_partial(struct file_state *s, const char *path)
+/* Remove a stale PATH.partial now (an earlier run's must not be mistaken for this one's); the
+ * new one is created when the run begins. */
+static int forget_stale_partial(struct file_state *s, const char *path)
 {
 	if (!s->out.tmp)
 		return 0; /* a device or a pipe written in place: no stream beside it */
 	s->partial_path = path_with_suffix(path, ".partial");
 	if (!s->partial_path)
 		return -ENOMEM;
-	unlink(s->partial_path); /* a stale one from an earlier run must not be mistaken */
-	if (!s->fmt->partial_header)
-		return 0;
-	s->partial = fopen(s->partial_path, "we");
-	return s->partial ? 0 : -errno;
+	unlink(s->partial_path);
+	return 0;
 }
 
 struct fp_reporter *fp_collecting_reporter(const char *path, const struct fp_file_format *fmt)
@@ -256,7 +297,7 @@ struct fp_reporter *fp_collecting_reporter(const char *path, const struct fp_fil
 	err = fp_outfile_open(&s->out, path);
 	if (err)
 		goto fail;
-	err = open_partial(s, path);
+	err = forget_stale_partial(s, path);
 	if (err)
 		goto fail;
 	*r = (struct fp_reporter){.state = s,

@@ -139,6 +139,12 @@ def write_errors():
                        capture_output=True)
     ok(p.returncode == 2 and not os.path.exists(same),
        f"--json X --junit ./X: exit 2 before anything runs ({p.returncode})", p.stderr.decode())
+    good = os.path.join(TMP, "good.json")
+    p = subprocess.run([FORKPIN, "run", "--json", good, "--junit", "/nonexistent/x.xml"],
+                       capture_output=True)
+    left = [f for f in os.listdir(TMP) if f.startswith("good.json")]
+    ok(p.returncode == 2 and not left,
+       f"a bad --junit after a good --json: exit 2, nothing left beside the JSON path {left}")
 
 
 def symlinked_report():
