@@ -26,8 +26,15 @@ static volatile sig_atomic_t interrupted; /* the first stop signal received, 0 f
 
 static void on_interrupt(int sig)
 {
-	if (!interrupted)
+	if (!interrupted) {
 		interrupted = sig;
+	} else if (sig != SIGPIPE) {
+		/* A second Ctrl-C (or TERM, HUP) means now: die as the signal asks. The reports
+		 * not yet renamed keep the previous ones; FILE.partial has the cases done. A
+		 * repeated SIGPIPE is only stdout still closed, not an order. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 }
 
 void fp_run_catch_signals(void)
@@ -331,6 +338,6 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 		for (r = 0; r < nreporters; r++)
 			reporters[r]->result(reporters[r]->state, i, &res);
 	}
-	if (interrupted)
-		stop_by_signal(totals, NULL);
+	if (interrupted && i < n)
+		stop_by_signal(totals, NULL); /* one after the last case: the run is complete */
 }
