@@ -103,6 +103,14 @@ netdev_in_use() { # DEVICE-DIR
 			echo "network interface $name is enslaved or has upper devices"
 			return
 		fi
+		if ! command -v ip >/dev/null; then
+			# No way to see addresses or routes: an interface that is up counts as used.
+			if (($(cat "$n/flags" 2>/dev/null || echo 0) & 1)); then
+				echo "network interface $name is up (install iproute2 to check its addresses)"
+				return
+			fi
+			continue
+		fi
 		if [ -n "$(ip -o addr show dev "$name" scope global 2>/dev/null)" ]; then
 			echo "network interface $name has addresses"
 			return

@@ -136,6 +136,28 @@ make_tree
 echo "10.8.0.0/16 via 10.9.0.254" >"$T/ipdata/route-eth9"
 refused "a NIC with a route" "eth9 has routes" "$nic"
 
+# Without the ip tool an interface that is up counts as used (and one that is down not).
+make_tree
+mkdir -p "$T/noip"
+# Links to every tool but ip; the stubs are linked, never copied over a link (a copy would
+# write through it into the real tool).
+for f in /usr/bin/* /usr/sbin/*; do
+	case ${f##*/} in
+	ip | modprobe | zpool) ;;
+	*) ln -sfn "$f" "$T/noip/${f##*/}" ;;
+	esac
+done
+ln -sfn "$T/bin/modprobe" "$T/noip/modprobe"
+ln -sfn "$T/bin/zpool" "$T/noip/zpool"
+out=$(PATH=$T/noip FORKPIN_SYSROOT=$R FORKPIN_STATE_DIR=$T/state \
+	"$top/setup/vfio-bind" "$nic" 2>&1)
+ok "$([[ $out == *"eth9 is up (install iproute2"* ]] && echo 0 || echo 1)" "without ip, a NIC that is up is refused"
+[[ $out == *"eth9 is up"* ]] || printf '# %s\n' "$out" | head -3
+echo 0 >"$R/sys/devices/pci0000:00/$nic/net/eth9/flags"
+out=$(PATH=$T/noip FORKPIN_SYSROOT=$R FORKPIN_STATE_DIR=$T/state \
+	"$top/setup/vfio-bind" "$nic" 2>&1)
+ok "$([[ $out == *"did not take"* ]] && echo 0 || echo 1)" "without ip, a NIC that is down is not refused"
+
 make_tree
 touch "$R/sys/devices/pci0000:00/$nic/net/eth9/master"
 refused "a NIC enslaved to a bond" "eth9 is enslaved" "$nic"
