@@ -141,12 +141,8 @@ make_tree
 mkdir -p "$T/noip"
 # Links to every tool but ip; the stubs are linked, never copied over a link (a copy would
 # write through it into the real tool).
-for f in /usr/bin/* /usr/sbin/*; do
-	case ${f##*/} in
-	ip | modprobe | zpool) ;;
-	*) ln -sfn "$f" "$T/noip/${f##*/}" ;;
-	esac
-done
+find /usr/bin /usr/sbin -mindepth 1 -maxdepth 1 ! -name ip ! -name modprobe ! -name zpool \
+	-exec ln -s -t "$T/noip" {} + 2>/dev/null # a name in both: the first one wins
 ln -sfn "$T/bin/modprobe" "$T/noip/modprobe"
 ln -sfn "$T/bin/zpool" "$T/noip/zpool"
 out=$(PATH=$T/noip FORKPIN_SYSROOT=$R FORKPIN_STATE_DIR=$T/state \
