@@ -399,6 +399,11 @@ static int cmd_run(struct cli *cli)
 	struct fp_totals totals;
 	int code, err = 0;
 
+	fp_run_catch_signals(); /* from here on a signal ends in reports marked incomplete */
+	if (cli->json_path && cli->junit_path &&
+	    fp_report_paths_clash(cli->json_path, cli->junit_path))
+		usage_error("--json and --junit both name %s: give each report its own file",
+			    cli->junit_path);
 	check_memlock(cases, n);
 	check_backend_options(cases, n);
 	cases = repeat_cases(cases, &n, cli->repeat);
@@ -436,14 +441,13 @@ static int cmd_env(struct cli *cli)
 		return FP_EXIT_FAIL;
 	fp_fingerprint_collect(env);
 	if (cli->json_path) {
-		FILE *f = fopen(cli->json_path, "we");
+		int err = fp_env_write_json_file(cli->json_path, env);
 
-		if (!f)
-			usage_error("--json %s: %s: give a writable path", cli->json_path,
-				    strerror(errno));
-		fp_env_write_json(f, env, 2);
-		fputc('\n', f);
-		fclose(f);
+		if (err) {
+			fprintf(stderr, "forkpin: --json %s: %s\n", cli->json_path, strerror(-err));
+			free(env);
+			return FP_EXIT_FAIL;
+		}
 	}
 	for (i = 0; i < env->count; i++)
 		printf("%-28s %s\n", env->items[i].key, env->items[i].value);

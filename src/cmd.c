@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,16 +26,31 @@ void fp_usage_error(const char *who, const char *fmt, ...)
 	exit(FP_EXIT_USAGE);
 }
 
+/*
+ * Checked without creating or truncating anything: the reports are written beside the path
+ * and renamed over it at the end, so the previous report must survive until then.
+ */
 void fp_require_writable(const char *who, const char *flag, const char *path)
 {
-	int fd;
+	char *copy, *dir;
+	int err = 0;
 
 	if (!path)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		fp_usage_error(who, "%s %s: %s: give a writable path", flag, path, strerror(errno));
-	close(fd);
+	if (!access(path, F_OK)) {
+		if (access(path, W_OK))
+			err = errno;
+	} else if (errno != ENOENT) {
+		err = errno;
+	} else {
+		copy = strdup(path);
+		dir = copy ? dirname(copy) : NULL;
+		if (!dir || access(dir, W_OK | X_OK))
+			err = dir ? errno : ENOMEM;
+		free(copy);
+	}
+	if (err)
+		fp_usage_error(who, "%s %s: %s: give a writable path", flag, path, strerror(err));
 }
 
 unsigned long fp_parse_count(const char *who, const char *flag, const char *arg, unsigned long max)

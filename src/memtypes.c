@@ -158,6 +158,17 @@ unsigned long fp_hugetlb_free_pages(size_t page_size)
 	return fp_read_ulong(path, &n) ? 0 : n;
 }
 
+/* Pages promised to mappings already (resv_hugepages): free, but not for a new mapping. */
+static unsigned long hugetlb_reserved_pages(size_t page_size)
+{
+	char path[128];
+	unsigned long n = 0;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/resv_hugepages",
+		 page_size / 1024);
+	return fp_read_ulong(path, &n) ? 0 : n;
+}
+
 static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_flag, char *why,
 		       size_t ws)
 {
@@ -172,11 +183,14 @@ static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_
 	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
 	if (m->map == MAP_FAILED) {
-		snprintf(
-		    why, ws,
-		    "need %zu free %s huge page(s), the pool has %lu free: raise %s/nr_hugepages "
-		    "(setup/hugetlb reserve)",
-		    len / page_size, size_text, fp_hugetlb_free_pages(page_size), path);
+		unsigned long free_pages = fp_hugetlb_free_pages(page_size);
+		unsigned long resv = hugetlb_reserved_pages(page_size);
+
+		snprintf(why, ws,
+			 "need %zu free %s huge page(s), the pool has %lu usable (%lu free, %lu of "
+			 "them reserved): raise %s/nr_hugepages (setup/hugetlb reserve)",
+			 len / page_size, size_text, free_pages > resv ? free_pages - resv : 0,
+			 free_pages, resv, path);
 		return -ENOSPC;
 	}
 	m->buf = m->map;

@@ -2,8 +2,10 @@
 /* What every report format shares: totals, names, explanations and escaping. */
 #include "report.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
 {
@@ -46,8 +48,41 @@ enum fp_exit fp_exit_code(size_t failed, size_t ran)
 	return ran ? FP_EXIT_OK : FP_EXIT_NOTHING_RAN;
 }
 
-enum fp_exit fp_totals_exit_code(const struct fp_totals *t)
+bool fp_totals_complete(const struct fp_totals *t)
 {
+	return !t->stopped[0];
+}
+
+void fp_totals_stop(struct fp_totals *t, int signo, const char *why)
+{
+	if (t->stopped[0])
+		return; /* the first reason is the one that stopped it */
+	t->signo = signo;
+	snprintf(t->stopped, sizeof(t->stopped), "%s", why && *why ? why : "stopped");
+}
+
+const char *fp_signal_name(int signo, char *buf, size_t size)
+{
+	static const struct {
+		int signo;
+		const char *name;
+	} names[] = {{SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
+		     {SIGPIPE, "SIGPIPE"}, {SIGQUIT, "SIGQUIT"}, {SIGKILL, "SIGKILL"}};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].signo == signo)
+			return names[i].name;
+	snprintf(buf, size, "signal %d", signo);
+	return buf;
+}
+
+int fp_totals_exit_code(const struct fp_totals *t)
+{
+	if (t->signo)
+		return FP_EXIT_SIGNAL_BASE + t->signo; /* as a shell reports a killed process */
+	if (!fp_totals_complete(t))
+		return FP_EXIT_FAIL;
 	return fp_exit_code(fp_totals_failed(t), fp_totals_passed(t) + t->xfail);
 }
 
@@ -106,22 +141,95 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 	return buf;
 }
 
+/* The length of the UTF-8 sequence a lead byte starts, with its payload bits; 0: invalid. */
+static size_t utf8_lead(unsigned char c, uint32_t *cp)
+{
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		*cp = c & 0x1f;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		*cp = c & 0x0f;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		*cp = c & 0x07;
+		return 4;
+	}
+	return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF (F5..FF) */
+}
+
+/* Whether @b may follow @lead: the narrow second-byte ranges rule out overlong forms,
+ * surrogates (ED A0..BF) and code points past U+10FFFF (F4 90..). */
+static bool utf8_follows(unsigned char lead, unsigned char b, size_t i)
+{
+	if (i == 1 && lead == 0xe0)
+		return b >= 0xa0 && b <= 0xbf;
+	if (i == 1 && lead == 0xed)
+		return b >= 0x80 && b <= 0x9f;
+	if (i == 1 && lead == 0xf0)
+		return b >= 0x90 && b <= 0xbf;
+	if (i == 1 && lead == 0xf4)
+		return b >= 0x80 && b <= 0x8f;
+	return (b & 0xc0) == 0x80;
+}
+
+size_t fp_utf8_decode(const char *s, size_t len, uint32_t *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t need = utf8_lead(u[0], cp), i;
+
+	if (!need) {
+		*cp = 0xfffd;
+		return 1;
+	}
+	for (i = 1; i < need; i++) {
+		if (i == len)
+			return 0; /* the string ends inside the character: a cut */
+		if (!utf8_follows(u[0], u[i], i)) {
+			/* One U+FFFD for the longest valid prefix, as Unicode recommends (and
+			 * Python's "replace" does). */
+			*cp = 0xfffd;
+			return i;
+		}
+		*cp = (*cp << 6) | (u[i] & 0x3f);
+	}
+	return need;
+}
+
+/* Write a decoded character: its source bytes, or U+FFFD's encoding. */
+static void put_char(FILE *f, const char *src, size_t n, uint32_t cp)
+{
+	if (cp == 0xfffd)
+		fputs("\xef\xbf\xbd", f); /* also for the invalid bytes it replaces */
+	else
+		fwrite(src, 1, n, f);
+}
+
 void fp_json_write_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t left = s ? strlen(s) : 0, n;
+	uint32_t cp;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
+	fputc('"', f);
+	for (; left; s += n, left -= n) {
+		n = fp_utf8_decode(s, left, &cp);
+		if (!n)
+			break; /* a character cut by a full buffer: drop it whole */
+		if (cp == '"' || cp == '\\')
+			fprintf(f, "\\%c", (char)cp);
+		else if (cp == '\n')
 			fputs("\\n", f);
-		else if (c == '\t')
+		else if (cp == '\t')
 			fputs("\\t", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(f, "\\u%04x", (unsigned)cp);
 		else
-			fputc(c, f);
+			put_char(f, s, n, cp);
 	}
 	fputc('"', f);
 }
@@ -145,12 +253,28 @@ void fp_env_write_json(FILE *f, const struct fp_env *env, int indent)
 	fputc('}', f);
 }
 
+/* XML 1.0's Char production: tab, newline, CR, and the rest minus controls and FFFE/FFFF. */
+static bool xml_char_allowed(uint32_t cp)
+{
+	if (cp < 0x20)
+		return cp == '\t' || cp == '\n' || cp == '\r';
+	if (cp >= 0x7f && cp <= 0x9f)
+		return false; /* allowed by XML 1.0 but discouraged; no reader needs them */
+	return cp != 0xfffe && cp != 0xffff;
+}
+
 void fp_xml_write_escaped(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t left = s ? strlen(s) : 0, n;
+	uint32_t cp;
 
-		switch (c) {
+	for (; left; s += n, left -= n) {
+		n = fp_utf8_decode(s, left, &cp);
+		if (!n)
+			break;
+		if (!xml_char_allowed(cp))
+			continue;
+		switch (cp) {
 		case '<':
 			fputs("&lt;", f);
 			break;
@@ -166,10 +290,18 @@ void fp_xml_write_escaped(FILE *f, const char *s)
 		case '\'':
 			fputs("&apos;", f);
 			break;
+		case '\n':
+			fputs("&#10;",
+			      f); /* kept inside attributes, where a raw one becomes a space */
+			break;
+		case '\r':
+			fputs("&#13;", f);
+			break;
+		case '\t':
+			fputs("&#9;", f);
+			break;
 		default:
-			/* XML 1.0 forbids most control characters: drop them. */
-			if (c >= 0x20 || c == '\n' || c == '\t')
-				fputc(c, f);
+			put_char(f, s, n, cp);
 		}
 	}
 }
@@ -178,6 +310,8 @@ void fp_reporter_free(struct fp_reporter *r)
 {
 	if (!r)
 		return;
+	if (r->free_state)
+		r->free_state(r->state);
 	free(r->state);
 	free(r);
 }

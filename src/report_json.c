@@ -1,12 +1,34 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON: {"forkpin": ..., "env": {...}, "totals": {...}, "cases": [...]} */
+/*
+ * JSON: {"forkpin": ..., "complete": true|false, ["interrupted": "SIGINT" or a reason,]
+ *        "env": {...}, "totals": {...}, "cases": [...]}
+ * PATH.partial while running: JSON lines, {"forkpin": ..., "partial": true, "cases_planned":
+ * N, "env": {...}} then one case object per line.
+ */
 #include "report_file.h"
+
+#include <string.h>
+
+/* "complete", and when it is not, what stopped the run and during which case. */
+static void write_completion(FILE *f, const struct fp_totals *t)
+{
+	char buf[32];
+
+	fprintf(f, "  \"complete\": %s,\n", fp_totals_complete(t) ? "true" : "false");
+	if (fp_totals_complete(t))
+		return;
+	fputs("  \"interrupted\": ", f);
+	fp_json_write_string(f, t->signo ? fp_signal_name(t->signo, buf, sizeof(buf)) : t->stopped);
+	fputs(",\n  \"stopped\": ", f);
+	fp_json_write_string(f, t->stopped);
+	fputs(",\n", f);
+}
 
 static void write_case(FILE *f, const struct fp_result *r)
 {
 	char why[1200];
 
-	fputs("    {\"id\": ", f);
+	fputs("{\"id\": ", f);
 	fp_json_write_string(f, r->id);
 	fputs(", \"backend\": ", f);
 	fp_json_write_string(f, r->backend);
@@ -35,6 +57,7 @@ static void write_json(FILE *f, const struct fp_collected *c, const struct fp_to
 	fputs("{\n  \"forkpin\": ", f);
 	fp_json_write_string(f, FORKPIN_VERSION);
 	fputs(",\n", f);
+	write_completion(f, t);
 	fputs("  \"env\": ", f);
 	fp_env_write_json(f, c->env, 4);
 	fputs(",\n", f);
@@ -47,13 +70,43 @@ static void write_json(FILE *f, const struct fp_collected *c, const struct fp_to
 	    fp_totals_passed(t), fp_totals_failed(t), fp_totals_exit_code(t), c->total_s);
 	fputs("  \"cases\": [", f);
 	for (i = 0; i < c->n; i++) {
-		fputs(i ? ",\n" : "\n", f);
+		fputs(i ? ",\n    " : "\n    ", f);
 		write_case(f, &c->results[i]);
 	}
 	fputs("\n  ]\n}\n", f);
 }
 
+static void partial_header(FILE *f, const struct fp_env *env, size_t ncases)
+{
+	fputs("{\"forkpin\": ", f);
+	fp_json_write_string(f, FORKPIN_VERSION);
+	fprintf(f, ", \"partial\": true, \"cases_planned\": %zu, \"env\": ", ncases);
+	fp_env_write_json(f, env, -1);
+	fputs("}\n", f);
+}
+
+static void partial_case(FILE *f, const struct fp_result *r)
+{
+	write_case(f, r);
+	fputc('\n', f);
+}
+
+static const struct fp_file_format json_format = {
+    .write = write_json, .partial_header = partial_header, .partial_case = partial_case};
+
 struct fp_reporter *fp_json_reporter(const char *path)
 {
-	return fp_collecting_reporter(path, write_json);
+	return fp_collecting_reporter(path, &json_format);
+}
+
+int fp_env_write_json_file(const char *path, const struct fp_env *env)
+{
+	struct fp_outfile out;
+	int err = fp_outfile_open(&out, path);
+
+	if (err)
+		return err;
+	fp_env_write_json(out.f, env, 2);
+	fputc('\n', out.f);
+	return fp_outfile_commit(&out);
 }

@@ -60,21 +60,44 @@ static void write_testcase(FILE *f, const struct fp_result *r)
 	fputs("    </testcase>\n", f);
 }
 
+/*
+ * A run stopped early is one more testcase, forkpin.run/complete, holding an <error>: CI
+ * shows it as an error, and the suite cannot read as green with cases missing.
+ */
+static void write_incomplete(FILE *f, const struct fp_totals *t)
+{
+	char signame[32];
+
+	fputs("    <testcase classname=\"forkpin.run\" name=\"complete\" time=\"0\">\n", f);
+	fputs("      <error", f);
+	write_attr(f, "type",
+		   t->signo ? fp_signal_name(t->signo, signame, sizeof(signame)) : "incomplete");
+	write_attr(f, "message", t->stopped);
+	fputs(">the run is incomplete: ", f);
+	fp_xml_write_escaped(f, t->stopped);
+	fputs("</error>\n    </testcase>\n", f);
+}
+
 static void write_junit(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
-	size_t i;
+	size_t i, errors = fp_totals_complete(t) ? 0 : 1;
 
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite", f);
 	write_attr(f, "name", "forkpin");
-	fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.6f\">\n",
-		c->n, fp_totals_failed(t), t->skip, c->total_s);
+	fprintf(f,
+		" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.6f\">\n",
+		c->n + errors, fp_totals_failed(t), errors, t->skip, c->total_s);
 	write_properties(f, c->env);
 	for (i = 0; i < c->n; i++)
 		write_testcase(f, &c->results[i]);
+	if (errors)
+		write_incomplete(f, t);
 	fputs("  </testsuite>\n</testsuites>\n", f);
 }
 
+static const struct fp_file_format junit_format = {.write = write_junit};
+
 struct fp_reporter *fp_junit_reporter(const char *path)
 {
-	return fp_collecting_reporter(path, write_junit);
+	return fp_collecting_reporter(path, &junit_format);
 }

@@ -9,7 +9,7 @@ struct tap_state {
 	bool verbose;
 };
 
-static void tap_begin(void *state, size_t ncases, const struct fp_env *env)
+static int tap_begin(void *state, size_t ncases, const struct fp_env *env)
 {
 	struct tap_state *s = state;
 	size_t i;
@@ -19,6 +19,7 @@ static void tap_begin(void *state, size_t ncases, const struct fp_env *env)
 		fprintf(s->out, "# %s: %s\n", env->items[i].key, env->items[i].value);
 	fprintf(s->out, "1..%zu\n", ncases);
 	fflush(s->out);
+	return 0; /* stdout going away (a closed pipe) stops the run through SIGPIPE instead */
 }
 
 static void tap_result(void *state, size_t index, const struct fp_result *res)
@@ -43,6 +44,10 @@ static int tap_end(void *state, const struct fp_totals *t)
 {
 	struct tap_state *s = state;
 
+	if (!fp_totals_complete(t)) {
+		/* TAP consumers treat the missing plan lines as an error only after a bail-out. */
+		fprintf(s->out, "Bail out! %s\n", t->stopped);
+	}
 	fprintf(s->out,
 		"# Totals: pass:%zu fail:%zu xfail:%zu xpass:0 skip:%zu error:0 "
 		"(controls detected:%zu missed:%zu)\n",

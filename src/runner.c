@@ -19,12 +19,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupted;
+/* The signals that stop a run; each is handled alike: no new case, the running one killed,
+ * the reports finished and marked incomplete. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+static volatile sig_atomic_t interrupted; /* the first stop signal received, 0 for none */
 
 static void on_interrupt(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	if (!interrupted) {
+		interrupted = sig;
+	} else if (sig != SIGPIPE) {
+		/* A second Ctrl-C (or TERM, HUP) means now: die as the signal asks. The reports
+		 * not yet renamed keep the previous ones; FILE.partial has the cases done. A
+		 * repeated SIGPIPE is only stdout still closed, not an order. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+}
+
+void fp_run_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: waits see EINTR */
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < FP_ARRAY_SIZE(stop_signals); i++) {
+		sigaction(stop_signals[i], &sa, NULL);
+		sigaddset(&set, stop_signals[i]);
+	}
+	/* A parent that blocked them (some CI runners do) must still be able to stop us; one
+	 * already pending is delivered here. */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int fp_run_stop_signal(void)
+{
+	return interrupted;
+}
+
+/* The case process: the run's handlers must not outlive the fork. */
+static void default_stop_signals(void)
+{
+	size_t i;
+
+	for (i = 0; i < FP_ARRAY_SIZE(stop_signals); i++)
+		signal(stop_signals[i], SIG_DFL);
 }
 
 /* Per-case seed: distinct per case, reproducible from the run's seed. */
@@ -99,7 +139,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
-	signal(SIGINT, SIG_DFL);
+	default_stop_signals();
 	signal(SIGPIPE, SIG_IGN); /* a child gone early is seen as EPIPE, not a crash */
 	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), &out);
 	fp_write_all(out_fd, &out, sizeof(out));
@@ -116,6 +156,15 @@ static void reap_group(pid_t pgid)
 
 enum arrival { ARRIVED, DEADLINE, CLOSED, INTERRUPTED };
 
+#define STOP_CHECK_MS 100 /* how soon a stop signal ends the wait for a case */
+
+static int wait_slice_ms(uint64_t left_ns)
+{
+	uint64_t ms = left_ns / 1000000ull + 1;
+
+	return ms < STOP_CHECK_MS ? (int)ms : STOP_CHECK_MS;
+}
+
 /* Wait for the outcome until the deadline. CLOSED: the case process ended without one. */
 static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
 {
@@ -127,7 +176,9 @@ static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome 
 
 		if (now >= deadline)
 			return DEADLINE;
-		ready = fp_wait_readable(fd, (int)((deadline - now) / 1000000ull) + 1);
+		/* In slices: fp_wait_readable() retries on EINTR, so a stop signal is seen
+		 * here within a slice rather than at the case's timeout. */
+		ready = fp_wait_readable(fd, wait_slice_ms(deadline - now));
 		if (ready < 0 && ready != -EINTR)
 			return CLOSED;
 		if (ready > 0)
@@ -145,7 +196,7 @@ static void classify_death(int status, enum arrival arrival, struct fp_outcome *
 		return;
 	memset(out, 0, sizeof(*out));
 	if (arrival == INTERRUPTED) {
-		outcome_set(out, FP_STATUS_ERROR, "%s", "interrupted (SIGINT)");
+		outcome_set(out, FP_STATUS_ERROR, "%s", "interrupted: the case was killed");
 	} else if (arrival == DEADLINE) {
 		snprintf(text, sizeof(text), "%g", timeout_s);
 		outcome_set(out, FP_STATUS_TIMEOUT, "the case did not finish within %s s (killed)",
@@ -229,28 +280,64 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	close(pipefd[0]);
 	reap_group(pid);
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
+	res->cut_short = arrival == INTERRUPTED;
 	res->verdict = verdict_of(c, res->outcome.status);
 	excuse_known_issue(res);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
+}
+
+/* Start every reporter; a reporter that cannot record results stops the run before it
+ * starts (a report missing results would read as a smaller, passing run). */
+static bool begin_reports(struct fp_reporter *const *reporters, size_t nreporters, size_t n,
+			  const struct fp_env *env, struct fp_totals *totals)
+{
+	char why[160];
+	size_t r;
+	int err;
+
+	for (r = 0; r < nreporters; r++) {
+		err = reporters[r]->begin(reporters[r]->state, n, env);
+		if (err) {
+			snprintf(why, sizeof(why), "cannot record results: %s", strerror(-err));
+			fp_totals_stop(totals, 0, why);
+		}
+	}
+	return fp_totals_complete(totals);
+}
+
+static void stop_by_signal(struct fp_totals *totals, const char *case_id)
+{
+	char name[32], why[192];
+	int sig = interrupted;
+
+	snprintf(why, sizeof(why), "interrupted by %s%s%s", fp_signal_name(sig, name, sizeof(name)),
+		 case_id ? " during " : "", case_id ? case_id : "");
+	fp_totals_stop(totals, sig, why);
 }
 
 void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_options *opt,
 		struct fp_reporter *const *reporters, size_t nreporters, const struct fp_env *env,
 		struct fp_totals *totals)
 {
-	struct sigaction sa = {.sa_handler = on_interrupt};
 	size_t i, r;
 
 	memset(totals, 0, sizeof(*totals));
-	sigaction(SIGINT, &sa, NULL);
-	for (r = 0; r < nreporters; r++)
-		reporters[r]->begin(reporters[r]->state, n, env);
+	fp_run_catch_signals();
+	if (!begin_reports(reporters, nreporters, n, env, totals))
+		return;
 	for (i = 0; i < n && !interrupted; i++) {
 		struct fp_result res;
 
 		fp_run_case(&cases[i], opt, &res);
+		if (res.cut_short) {
+			/* Killed half-way, the case has no verdict: the reports name it instead. */
+			stop_by_signal(totals, cases[i].id);
+			return;
+		}
 		fp_totals_add(totals, res.verdict);
 		for (r = 0; r < nreporters; r++)
 			reporters[r]->result(reporters[r]->state, i, &res);
 	}
+	if (interrupted && i < n)
+		stop_by_signal(totals, NULL); /* one after the last case: the run is complete */
 }

@@ -21,7 +21,17 @@ struct fp_run_options {
 /* Run one case in a child process and classify the outcome into @res. */
 void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, struct fp_result *res);
 
-/* Run @n cases in order, feeding @reporters; fills @totals. */
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGPIPE stop a run: call this before anything slow (the env)
+ * so that a signal then also ends in incomplete reports rather than a killed process.
+ * fp_run_all() calls it too. fp_run_stop_signal(): the signal received, 0 for none.
+ */
+void fp_run_catch_signals(void);
+int fp_run_stop_signal(void);
+
+/* Run @n cases in order, feeding @reporters; fills @totals. A stop signal kills the running
+ * case's process group and ends the run with totals->stopped set; so does a reporter that
+ * cannot record results. */
 void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_options *opt,
 		struct fp_reporter *const *reporters, size_t nreporters, const struct fp_env *env,
 		struct fp_totals *totals);

@@ -6,9 +6,17 @@
 # that and removes the file. It lives in /run so that it survives a crash of anything but the
 # machine, and goes away with the reboot that resets the bindings anyway.
 
+#
+# FORKPIN_SYSROOT (default empty) prefixes /sys and /proc: tests/fault/ runs these scripts
+# against a fake tree with it. Paths the kernel shows (fd links, mount sources) never carry it.
+
 prog=${prog:-vfio}
-sysfs_pci=/sys/bus/pci
+sysroot=${FORKPIN_SYSROOT:-}
+sys=$sysroot/sys
+proc=$sysroot/proc
+sysfs_pci=$sys/bus/pci
 state_dir=${FORKPIN_STATE_DIR:-/run/forkpin}/vfio
+orig_driver='' orig_override=''
 
 die() {
 	echo "$prog: $*" >&2
@@ -58,6 +66,121 @@ check_device() {
 		usage_error "'$1' is not a PCI address: expected DDDD:BB:DD.F (lspci -D lists them)"
 	[ -d "$sysfs_pci/devices/$bdf" ] || die "no PCI device $bdf (lspci -D lists them)"
 	echo "$bdf"
+}
+
+# Every device node of PCI device directory $1 (its own and its children's: disks,
+# partitions, nvme char devices): lines "TYPE MAJ:MIN NAME", TYPE block or char.
+device_nodes() {
+	local f dir name type majmin
+	while IFS= read -r f; do
+		dir=${f%/dev}
+		name=$(sed -n 's/^DEVNAME=//p' "$dir/uevent" 2>/dev/null)
+		[ -n "$name" ] || name=${dir##*/}
+		type=char
+		grep -qsE '^DEVTYPE=(disk|partition)$' "$dir/uevent" && type=block
+		majmin=$(cat "$f" 2>/dev/null) || continue
+		echo "$type $majmin $name"
+	done < <(find "$1" -name dev -type f 2>/dev/null)
+}
+
+# A mount of block device MAJ:MIN in any mount namespace: every process's mountinfo, since a
+# namespace shows only its own mounts (and a root fs may be named /dev/root there).
+mounted_majmin() { # MAJ:MIN...
+	awk -v want="$*" 'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) m[w[i]] = 1 }
+		($3 in m) { f = FILENAME; sub("/mountinfo$", "", f); sub(".*/", "", f)
+			print $3 " at " $5 " (in the mount namespace of process " f ")"; exit }' \
+		"$proc"/[0-9]*/mountinfo 2>/dev/null
+}
+
+# A network interface of the device that carries traffic: addresses (beyond link-local),
+# routes, a master (bond, bridge) or upper devices (VLAN, macvlan).
+netdev_in_use() { # DEVICE-DIR
+	local n name
+	for n in "$sys"/class/net/*; do
+		[[ $(readlink -f "$n") == "$1"/* ]] || continue
+		name=${n##*/}
+		if [ -e "$n/master" ] || compgen -G "$n/upper_*" >/dev/null; then
+			echo "network interface $name is enslaved or has upper devices"
+			return
+		fi
+		if ! command -v ip >/dev/null; then
+			# No way to see addresses or routes: an interface that is up counts as used.
+			if (($(cat "$n/flags" 2>/dev/null || echo 0) & 1)); then
+				echo "network interface $name is up (install iproute2 to check its addresses)"
+				return
+			fi
+			continue
+		fi
+		if [ -n "$(ip -o addr show dev "$name" scope global 2>/dev/null)" ]; then
+			echo "network interface $name has addresses"
+			return
+		fi
+		if [ -n "$(ip route show dev "$name" 2>/dev/null)" ] ||
+			ip -6 route show dev "$name" 2>/dev/null | grep -qv '^fe80::'; then
+			echo "network interface $name has routes"
+			return
+		fi
+	done
+}
+
+# A process that holds one of the device's nodes or its sysfs files (resource BARs, config)
+# open or mapped. $1: the device's path as the kernel shows it; the rest: node names.
+process_holding() {
+	local devpath=$1 hit pid args=() name
+	shift
+	for name in "$@"; do
+		args+=(-lname "/dev/$name" -o)
+	done
+	args+=(-lname "$devpath/*")
+	hit=$(find "$proc"/[0-9]*/fd -mindepth 1 -maxdepth 1 \( "${args[@]}" \) -print -quit 2>/dev/null)
+	[ -n "$hit" ] || hit=$(grep -lsF "$devpath/" "$proc"/[0-9]*/maps 2>/dev/null | head -1)
+	[ -n "$hit" ] || return 0
+	pid=${hit#"$proc"/}
+	pid=${pid%%/*}
+	echo "process $pid ($(cat "$proc/$pid/comm" 2>/dev/null || echo '?')) holds its files open or mapped"
+}
+
+# Why device $1 is in use by the host, or nothing: a mounted, swap or held block device (by
+# major:minor, in every mount namespace), a network interface with addresses or routes, or a
+# process holding its files.
+in_use() {
+	local dev devpath type majmin name blocks=() names=() bmm=() hit
+	dev=$(readlink -f "$sysfs_pci/devices/$1")
+	devpath=${dev#"$sysroot"}
+	while read -r type majmin name; do
+		names+=("$name")
+		[ "$type" = block ] || continue
+		blocks+=("$name")
+		bmm+=("$majmin")
+	done < <(device_nodes "$dev")
+	if [ ${#bmm[@]} -gt 0 ]; then
+		hit=$(mounted_majmin "${bmm[@]}")
+		[ -z "$hit" ] || {
+			echo "a block device of it is mounted: $hit"
+			return
+		}
+	fi
+	for name in ${blocks[@]+"${blocks[@]}"}; do
+		if awk -v d="/dev/$name" 'NR > 1 && $1 == d { f = 1 } END { exit !f }' "$proc/swaps" 2>/dev/null; then
+			echo "block device /dev/$name is used as swap"
+			return
+		fi
+		hit=$(ls -A "$sys/class/block/$name/holders" 2>/dev/null | tr '\n' ' ')
+		if [ -n "$hit" ]; then
+			echo "block device /dev/$name is held by ${hit% } (md, device-mapper or ZFS)"
+			return
+		fi
+		if command -v zpool >/dev/null && zpool status -LP 2>/dev/null | grep -qw -- "/dev/$name"; then
+			echo "block device /dev/$name is in a ZFS pool"
+			return
+		fi
+	done
+	hit=$(netdev_in_use "$dev")
+	[ -z "$hit" ] || {
+		echo "$hit"
+		return
+	}
+	process_holding "$devpath" ${names[@]+"${names[@]}"}
 }
 
 # Read the recorded state of $1 into orig_driver / orig_override; fails when none.

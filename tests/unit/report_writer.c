@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Writes JSON and JUnit reports of synthetic results whose texts hold everything that needs
- * escaping (quotes, <, &, control characters, newlines). tests/check_reports.py parses them.
- * usage: report_writer JSON JUNIT
+ * escaping (quotes, <, &, control characters, newlines) and hostile UTF-8 (invalid bytes,
+ * a character cut by a full buffer, U+FFFE). tests/check_reports.py --hostile parses them and
+ * checks each string came out as it must.
+ * usage: report_writer JSON JUNIT [--incomplete]
  */
 #include "report.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +29,22 @@ static struct fp_result make(const char *id, const char *be, const char *mem, co
 	return r;
 }
 
+/* The hostile strings check_reports.py --hostile knows by key. */
+static void hostile_env(struct fp_env *env)
+{
+	char cut[401] = ""; /* 200 two-byte characters and the NUL */
+	size_t i;
+
+	fp_env_set(env, "utf8.invalid",
+		   "a\xff\xfe b\xc0\xaf c\xed\xa0\x80 d\xe2\x82X e\xf4\x90\x80\x80 f");
+	fp_env_set(env, "utf8.nonchar", "x\xef\xbf\xbey\xef\xbf\xbfz\x7f\xc2\x85w");
+	fp_env_set(env, "utf8.valid", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7 \xef\xbf\xbd");
+	/* 200 two-byte characters into a 256-byte value: snprintf cuts one in half. */
+	for (i = 0; i < 200; i++)
+		strcat(cut, "\xc3\xa9");
+	fp_env_set(env, "utf8.cut", "%s", cut);
+}
+
 int main(int argc, char **argv)
 {
 	struct fp_env env = {0};
@@ -35,15 +54,18 @@ int main(int argc, char **argv)
 	size_t i, k;
 	int err = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: report_writer JSON JUNIT\n");
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "--incomplete"))) {
+		fprintf(stderr, "usage: report_writer JSON JUNIT [--incomplete]\n");
 		return 2;
 	}
 	fp_env_set(&env, "kernel.release", "6.1.0-test \"quoted\" <tag> & more");
 	fp_env_set(&env, "weird", "tab\there, bell\a, newline\nend");
+	hostile_env(&env);
 	res[0] = make("be/anon/ok", "be", "anon", "ok", FP_VERDICT_PASS, FP_STATUS_PASS, "", false);
 	res[1] = make("be/anon/bad", "be", "anon", "bad", FP_VERDICT_FAIL, FP_STATUS_MISMATCH,
-		      "parent: 1/16 pages hold <child 0's data> & \"more\"\x01: leak", false);
+		      "parent: 1/16 pages hold <child 0's data> & \"more\"\x01: leak "
+		      "\xff\xef\xbf\xbe\xc3",
+		      false);
 	res[2] = make("be/anon/skip", "be", "anon", "skip", FP_VERDICT_SKIP, FP_STATUS_SKIP,
 		      "need 1 free huge page", false);
 	res[3] =
@@ -65,6 +87,8 @@ int main(int argc, char **argv)
 		for (k = 0; k < 2; k++)
 			rep[k]->result(rep[k]->state, i, &res[i]);
 	}
+	if (argc == 4)
+		fp_totals_stop(&t, SIGINT, "interrupted by SIGINT during be/anon/next");
 	for (k = 0; k < 2; k++) {
 		err |= rep[k]->end(rep[k]->state, &t);
 		fp_reporter_free(rep[k]);
