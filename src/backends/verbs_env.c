@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,6 +195,20 @@ static void verbs_fp_fork_probe(struct fp_env *env)
 	}
 }
 
+/* Record rxe's RNR soft lockup (verbs_rxe_rnr_lockup) as a property of the device. */
+static void verbs_fp_rnr_lockup(struct fp_env *env, struct ibv_context *ctx, const char *name)
+{
+	char key[64], why[512];
+	struct utsname u;
+
+	if (uname(&u) || !verbs_rxe_rnr_lockup(ctx, u.release, why, sizeof(why)))
+		return;
+	snprintf(key, sizeof(key), "verbs.%s.rnr_lockup", name);
+	fp_env_set(env, key,
+		   "yes: rxe before 6.0 retries RNR NAKs without the RNR timer (fixed by "
+		   "445fd4f4fb76); verbs cases SKIP");
+}
+
 static void verbs_fp_device(struct fp_env *env, struct ibv_device *d)
 {
 	const char *name = ibv_get_device_name(d);
@@ -270,6 +285,7 @@ static void verbs_fp_device(struct fp_env *env, struct ibv_device *d)
 		snprintf(key, sizeof(key), "verbs.%s.driver", name);
 		fp_env_set(env, key, "%s", driver ? driver : "unknown");
 	}
+	verbs_fp_rnr_lockup(env, ctx, name);
 	ibv_close_device(ctx);
 }
 
