@@ -27,8 +27,8 @@
 
 static const struct fp_known_issue known_issues[] = {
     /*
-     * Hugetlb had no early COW at fork until 4eae4efa2c29 (5.12-rc3; backported to 5.11
-     * stable, never to 5.10): fork write-protects the pinned huge page in both processes,
+     * Hugetlb had no early COW at fork until 4eae4efa2c29 (5.12-rc3; Debian's 5.10.262
+     * still lacks it): fork write-protects the pinned huge page in both processes,
      * and the parent's next write copies it while the child still maps it (hugetlb reuse
      * goes by mapcount). The device keeps the old page, now the child's. Seen on Debian 11's
      * 5.10.262 with io_uring and VFIO.

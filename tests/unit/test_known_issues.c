@@ -71,7 +71,7 @@ static void test_hugetlb_early_cow(void)
 	is_rule(match("iouring", PINS, "hugetlb-2m", "device-reads", CHILDS_READ, K510), r,
 		"5.10: the device reads the child's page");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "parent-writes", LOST_WRITE, "5.11.0"), r,
-		"5.11 (fix only in 5.11 stable) is still in range");
+		"5.11 is still in range");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "parent-writes", LOST_WRITE, "5.12.0"), "none",
 		"5.12 has the fix: a FAIL there");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "parent-writes", LOST_WRITE, K61), "none",
