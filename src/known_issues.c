@@ -77,15 +77,18 @@ static const struct fp_known_issue known_issues[] = {
     /*
      * From 09854ba94c6a (5.9) until PageAnonExclusive (6c287605fd56, 5.19) do_wp_page
      * reused an anonymous page only at refcount 1: a pinned page whose PTE was
-     * write-protected (mprotect, soft-dirty clearing, uffd-wp) is copied on the parent's
-     * next write, with no fork at all, and the device keeps the old page.
+     * write-protected (mprotect R/O then R/W, uffd-wp protect then unprotect) is copied on
+     * the parent's next write, with no fork at all, and the device keeps the old page.
+     * Measured on 5.10.262 with an io_uring fixed buffer: mprotect and uffd-wp lose the
+     * device's write and the device reads stale data; clearing soft-dirty does not (5.10's
+     * clear_refs leaves maybe-pinned pages writable), so reprotect-softdirty is not excused.
      */
     {.name = "wp-reuse-refcount",
      .since = {5, 9},
      .fixed = {5, 19},
      .caps = FP_CAP_PINS,
      .memtypes = "anon,thp-*,mthp-*,malloc-subpage",
-     .scenarios = "reprotect*",
+     .scenarios = "reprotect,reprotect-uffd-wp",
      .diagnoses = {LOST_DEVICE_WRITE, STALE_DEVICE_READ},
      .reason = "a write fault on a write-protected pinned anonymous page copies it before 5.19 "
 	       "(do_wp_page reuse by refcount, 09854ba94c6a; fixed by 6c287605fd56 \"mm: remember "

@@ -140,8 +140,10 @@ static void test_wp_reuse_refcount(void)
 
 	is_rule(match("iouring", PINS, "anon", "reprotect", LOST_WRITE, K510), r,
 		"5.10: mprotect R/O then R/W copies the pinned page away");
-	is_rule(match("vfio", RO_PINS, "thp-pte", "reprotect-softdirty", STALE_READ, "5.15.0"), r,
-		"5.15: soft-dirty clearing, device reads the old page");
+	is_rule(match("vfio", RO_PINS, "thp-pte", "reprotect-uffd-wp", STALE_READ, "5.15.0"), r,
+		"5.15: uffd-wp protect/unprotect, device reads the old page");
+	is_rule(match("iouring", PINS, "anon", "reprotect-softdirty", LOST_WRITE, K510), "none",
+		"soft-dirty clearing keeps pinned pages writable on 5.10: not excused");
 	is_rule(match("iouring", PINS, "anon", "reprotect", LOST_WRITE, "5.19.0"), "none",
 		"5.19 has the fix");
 	is_rule(match("iouring", PINS, "anon", "reprotect", LOST_WRITE, "5.8.0"), "none",
