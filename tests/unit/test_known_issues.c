@@ -81,6 +81,8 @@ static void test_hugetlb_early_cow(void)
 	is_rule(match("vmsplice", FP_CAP_DMA_FROM_HOST, "hugetlb-2m", "parent-writes", LOST_WRITE,
 		      K510),
 		"none", "a backend that does not pin is outside every rule");
+	is_rule(match("vfio", RO_PINS, "hugetlb-2m", "pin-after-fork-ro", STALE_READ, K510),
+		"ro-pin-anon", "a pin taken after the fork is the R/O-pin issue, not early COW");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "control-dontneed", LOST_WRITE, K510), "none",
 		"a control scenario is not excused");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "parent-writes", OWN_WRITES, K510), "none",
@@ -148,6 +150,8 @@ static void test_wp_reuse_refcount(void)
 		"5.19 has the fix");
 	is_rule(match("iouring", PINS, "anon", "reprotect", LOST_WRITE, "5.8.0"), "none",
 		"5.8 reused by mapcount: before the hazard, a FAIL there");
+	is_rule(match("vfio", RO_PINS, "file-private", "reprotect", LOST_WRITE, K510), r,
+		"5.10: the written (anonymous) pages of a private file mapping too");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "reprotect", LOST_WRITE, "5.15.0"), "none",
 		"hugetlb reuse goes by mapcount: not excused");
 	is_rule(match("iouring", PINS, "anon", "parent-writes", LOST_WRITE, "5.15.0"), "none",
