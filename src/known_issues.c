@@ -15,6 +15,8 @@
 #define NEVER_WRITTEN_READ "device read: *: device read a page the parent never wrote"
 /* The device's data shows up in the child, which maps the pinned page. */
 #define LEAKED_TO_CHILD "child: *: device data leaked into the child: *"
+/* hugetlb-pool-empty (scenarios.c): fork shared the pinned huge page instead of copying it */
+#define POOL_EMPTY_FORK "fork() succeeded with no free and no surplus huge page: *"
 
 /*
  * The scenarios that pin before a fork and keep using the memory after it (not the
@@ -22,7 +24,10 @@
  */
 #define FORK_SCENARIOS                                                                             \
 	"child-writes,parent-writes,child-alive,device-reads,device-reads-ro,fork-exec,"           \
-	"posix-spawn,many-children,nested,in-flight,threaded-fork,wipeonfork"
+	"posix-spawn,many-children,nested,in-flight,threaded-fork,wipeonfork,hugetlb-pool-empty"
+
+/* Backends whose R/O registrations pin without FOLL_FORCE (verbs used it until 6.2). */
+#define RO_PIN_BACKENDS "vfio,vfio-type1,vfio-iommufd,guptest,guptest-fast,iommufd-mock"
 
 /* The R/O registration scenarios (the reliable-R/O-pin fixes). */
 #define RO_PIN_SCENARIOS "device-reads-ro,pin-after-fork-ro,pin-previously-shared-ro"
@@ -40,7 +45,8 @@ static const struct fp_known_issue known_issues[] = {
      .caps = FP_CAP_PINS,
      .memtypes = "hugetlb-*",
      .scenarios = FORK_SCENARIOS,
-     .diagnoses = {LOST_DEVICE_WRITE, STALE_DEVICE_READ, CHILDS_DEVICE_READ, LEAKED_TO_CHILD},
+     .diagnoses = {LOST_DEVICE_WRITE, STALE_DEVICE_READ, CHILDS_DEVICE_READ, LEAKED_TO_CHILD,
+		   POOL_EMPTY_FORK},
      .reason = "pinned hugetlb pages are not copied for the child at fork before 5.12 (fixed "
 	       "by 4eae4efa2c29 \"hugetlb: do early cow when page pinned on src mm\")"},
     /*
@@ -53,8 +59,8 @@ static const struct fp_known_issue known_issues[] = {
     {.name = "ro-pin-anon",
      .fixed = {5, 19},
      .caps = FP_CAP_PINS | FP_CAP_READ_ONLY_PIN,
-     .backends = "vfio,vfio-type1,vfio-iommufd,guptest,iommufd-mock",
-     .memtypes = "anon,thp-*,mthp-*,malloc-subpage,hugetlb-*",
+     .backends = RO_PIN_BACKENDS,
+     .memtypes = "anon,zeropage,thp-*,mthp-*,malloc-subpage,hugetlb-*",
      .scenarios = RO_PIN_SCENARIOS,
      .diagnoses = {STALE_DEVICE_READ, CHILDS_DEVICE_READ},
      .reason = "read-only pins of possibly shared anonymous pages are not COW-safe before 5.19 "
@@ -70,11 +76,27 @@ static const struct fp_known_issue known_issues[] = {
     {.name = "ro-pin-file-private",
      .fixed = {6, 2},
      .caps = FP_CAP_PINS | FP_CAP_READ_ONLY_PIN,
-     .backends = "vfio,vfio-type1,vfio-iommufd,guptest,iommufd-mock",
+     .backends = RO_PIN_BACKENDS,
      .memtypes = "file-private,memfd-private,hugetlb-memfd-private",
      .scenarios = RO_PIN_SCENARIOS,
      .diagnoses = {STALE_DEVICE_READ, NEVER_WRITTEN_READ},
      .reason = "read-only pins of private file pages are not COW-safe before 6.2 (fixed by "
+	       "84209e87c696 \"mm/gup: reliable R/O long-term pinning in COW mappings\")"},
+    /*
+     * The same fix for the shared zero page: a read-only long-term pin of a page that was
+     * only read-faulted pins the shared zero page (or the huge zero page), and the parent's
+     * first write maps a new page the device never sees: it reads zeros. Fixed by
+     * 84209e87c696 (6.2), which unshares the zero page for R/O long-term pins. Seen with
+     * VFIO on Debian's 6.1 and 5.10.
+     */
+    {.name = "ro-pin-zeropage",
+     .fixed = {6, 2},
+     .caps = FP_CAP_PINS | FP_CAP_READ_ONLY_PIN,
+     .backends = RO_PIN_BACKENDS,
+     .memtypes = "zeropage,thp-zeropage",
+     .scenarios = "device-reads-ro",
+     .diagnoses = {NEVER_WRITTEN_READ},
+     .reason = "read-only pins of the shared zero page are not unshared before 6.2 (fixed by "
 	       "84209e87c696 \"mm/gup: reliable R/O long-term pinning in COW mappings\")"},
     /*
      * From 09854ba94c6a (5.9) until PageAnonExclusive (6c287605fd56, 5.19) do_wp_page
@@ -91,7 +113,7 @@ static const struct fp_known_issue known_issues[] = {
      .since = {5, 9},
      .fixed = {5, 19},
      .caps = FP_CAP_PINS,
-     .memtypes = "anon,thp-*,mthp-*,malloc-subpage,file-private,memfd-private",
+     .memtypes = "anon,zeropage,thp-*,mthp-*,malloc-subpage,file-private,memfd-private",
      .scenarios = "reprotect,reprotect-uffd-wp",
      .diagnoses = {LOST_DEVICE_WRITE, STALE_DEVICE_READ},
      .reason = "a write fault on a write-protected pinned anonymous page copies it before 5.19 "

@@ -16,7 +16,7 @@ struct fp_kernel_version {
 	unsigned major, minor;
 };
 
-#define FP_KNOWN_MAX_DIAGNOSES 4
+#define FP_KNOWN_MAX_DIAGNOSES 6
 
 struct fp_known_issue {
 	const char *name;		/* short identifier, for docs and tests */

@@ -37,6 +37,11 @@
 	"parent: 2/2 pages hold zeros instead of the parent's post-fork data (first at offset "    \
 	"0x0): the parent lost its own writes"
 
+#define POOL_EMPTY                                                                                 \
+	"fork() succeeded with no free and no surplus huge page: early COW of the pinned huge "    \
+	"page needs a new page, so the kernel shared the pinned page with the child (hugetlb "     \
+	"early COW: 4eae4efa2c29, 5.12)"
+
 #define K510 "5.10.0-46-amd64"
 #define K61  "6.1.0-56-amd64"
 #define K612 "6.12.95+deb12-amd64"
@@ -81,6 +86,10 @@ static void test_hugetlb_early_cow(void)
 	is_rule(match("vmsplice", FP_CAP_DMA_FROM_HOST, "hugetlb-2m", "parent-writes", LOST_WRITE,
 		      K510),
 		"none", "a backend that does not pin is outside every rule");
+	is_rule(match("iouring", PINS, "hugetlb-2m", "hugetlb-pool-empty", POOL_EMPTY, K510), r,
+		"5.10: fork shares the pinned huge page when the pool is empty");
+	is_rule(match("iouring", PINS, "hugetlb-2m", "hugetlb-pool-empty", POOL_EMPTY, K61), "none",
+		"the same on 6.1 is a FAIL");
 	is_rule(match("vfio", RO_PINS, "hugetlb-2m", "pin-after-fork-ro", STALE_READ, K510),
 		"ro-pin-anon", "a pin taken after the fork is the R/O-pin issue, not early COW");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "control-dontneed", LOST_WRITE, K510), "none",
@@ -136,6 +145,24 @@ static void test_ro_pin_file_private(void)
 		"a parent diagnosis of the same case is not excused");
 }
 
+static void test_ro_pin_zeropage(void)
+{
+	const char *r = "ro-pin-zeropage";
+
+	is_rule(match("vfio", RO_PINS, "zeropage", "device-reads-ro", ZERO_READ, K61), r,
+		"6.1: VFIO R/O map of the shared zero page reads zeros");
+	is_rule(match("guptest-fast", RO_PINS, "thp-zeropage", "device-reads-ro", ZERO_READ, K510),
+		r, "5.10: the huge zero page through GUP-fast");
+	is_rule(match("vfio", RO_PINS, "zeropage", "device-reads-ro", ZERO_READ, K612), "none",
+		"6.12 has the fix");
+	is_rule(match("vfio", RO_PINS, "zeropage", "device-reads-ro", STALE_READ, K61), "none",
+		"a stale (written) page is not the zero-page issue");
+	is_rule(match("iouring", PINS, "zeropage", "device-reads-ro", ZERO_READ, K61), "none",
+		"a backend without R/O pins is not excused");
+	is_rule(match("vfio", RO_PINS, "anon", "device-reads-ro", ZERO_READ, K61), "none",
+		"anon memory reading zeros is not excused");
+}
+
 static void test_wp_reuse_refcount(void)
 {
 	const char *r = "wp-reuse-refcount";
@@ -152,6 +179,8 @@ static void test_wp_reuse_refcount(void)
 		"5.8 reused by mapcount: before the hazard, a FAIL there");
 	is_rule(match("vfio", RO_PINS, "file-private", "reprotect", LOST_WRITE, K510), r,
 		"5.10: the written (anonymous) pages of a private file mapping too");
+	is_rule(match("iouring", PINS, "zeropage", "reprotect", LOST_WRITE, K510), r,
+		"5.10: a zero page made anonymous by the R/W pin");
 	is_rule(match("iouring", PINS, "hugetlb-2m", "reprotect", LOST_WRITE, "5.15.0"), "none",
 		"hugetlb reuse goes by mapcount: not excused");
 	is_rule(match("iouring", PINS, "anon", "parent-writes", LOST_WRITE, "5.15.0"), "none",
@@ -178,6 +207,7 @@ int main(void)
 	test_hugetlb_early_cow();
 	test_ro_pin_anon();
 	test_ro_pin_file_private();
+	test_ro_pin_zeropage();
 	test_wp_reuse_refcount();
 	test_release_parsing();
 	for (i = 0; i < n; i++)
