@@ -549,6 +549,7 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	struct verbs_target t;
 	struct verbs_state *st;
 	char err[sizeof(dev->error)];
+	struct utsname u;
 	int ret;
 
 	ret = verbs_fork_init(dev);
@@ -564,6 +565,10 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	ret = verbs_resolve(&t, &st->p, err, sizeof(err));
 	if (ret) {
 		ret = fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
+		goto err;
+	}
+	if (uname(&u) == 0 && verbs_rxe_rnr_lockup(st->p.ctx, u.release, err, sizeof(err))) {
+		ret = fp_dev_error(dev, -ENODEV, "%s", err);
 		goto err;
 	}
 	if (odp) {
