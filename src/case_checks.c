@@ -165,6 +165,34 @@ bool fp_check_all(struct fp_ctx *ctx, enum fp_observer obs, enum fp_writer w)
 	return fp_check_view(ctx, obs, fp_probes_whole(ctx, &all), w, w);
 }
 
+bool fp_check_range(struct fp_ctx *ctx, enum fp_observer obs, size_t off, size_t len,
+		    enum fp_writer w)
+{
+	size_t page = ctx->mem->page_size < 4096 ? ctx->mem->page_size : 4096;
+	struct fp_check chk = {0};
+	char text[400];
+
+	if (!len)
+		return true;
+	fp_check_span(&chk, (const char *)ctx->mem->buf + off, off, len, page, ctx->seed, w);
+	ctx->out->pages_checked += chk.pages;
+	if (fp_check_ok(&chk))
+		return true;
+	fp_fail(ctx, FP_STATUS_MISMATCH, "%s", fp_check_diagnose(&chk, obs, w, text, sizeof(text)));
+	return false;
+}
+
+bool fp_check_probes(struct fp_ctx *ctx, enum fp_observer obs, const struct fp_probes *p,
+		     enum fp_writer w)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (!fp_check_range(ctx, obs, p->off[i], p->len[i], w))
+			return false;
+	return true;
+}
+
 bool fp_check_neighbour(struct fp_ctx *ctx, enum fp_observer obs)
 {
 	struct fp_check chk = {0};
@@ -179,6 +207,64 @@ bool fp_check_neighbour(struct fp_ctx *ctx, enum fp_observer obs)
 	fp_fail(ctx, FP_STATUS_MISMATCH, "unrelated data on the registered page: %s",
 		fp_check_diagnose(&chk, obs, FP_PARENT_OLD, text, sizeof(text)));
 	return false;
+}
+
+/* Which of @writers put word @w at @off: its index, or @n when none did. */
+static size_t word_writer(const struct fp_ctx *ctx, uint64_t w, size_t off,
+			  const enum fp_writer *writers, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (w == fp_pattern_word(ctx->seed, writers[i], off))
+			return i;
+	return n;
+}
+
+/* One page of fp_check_words_among: 0 all one writer, 1 torn among them, -1 foreign. */
+static int page_among(const struct fp_ctx *ctx, size_t off, size_t len,
+		      const enum fp_writer *writers, size_t n)
+{
+	const uint64_t *words = (const uint64_t *)((const char *)ctx->mem->buf + off);
+	size_t first = n, i;
+	bool torn = false;
+
+	for (i = 0; i < len / 8; i++) {
+		size_t who = word_writer(ctx, words[i], off + i * 8, writers, n);
+
+		if (who == n)
+			return -1;
+		if (first == n)
+			first = who;
+		torn |= who != first;
+	}
+	return torn;
+}
+
+bool fp_check_words_among(struct fp_ctx *ctx, enum fp_observer obs, size_t off, size_t len,
+			  const enum fp_writer *writers, size_t n, size_t *torn)
+{
+	size_t page = ctx->mem->page_size < 4096 ? ctx->mem->page_size : 4096, end = off + len;
+	char text[400];
+
+	for (; off < end; off += page) {
+		size_t span = end - off < page ? end - off : page;
+		int r = page_among(ctx, off, span, writers, n);
+		struct fp_check chk = {0};
+
+		ctx->out->pages_checked++;
+		if (r >= 0) {
+			*torn += (size_t)r;
+			continue;
+		}
+		/* classify against the first allowed writer, for the diagnosis */
+		fp_check_span(&chk, (const char *)ctx->mem->buf + off, off, span, page, ctx->seed,
+			      writers[0]);
+		fp_fail(ctx, FP_STATUS_MISMATCH, "%s",
+			fp_check_diagnose(&chk, obs, writers[0], text, sizeof(text)));
+		return false;
+	}
+	return true;
 }
 
 /* ---- the device ------------------------------------------------------------------------ */

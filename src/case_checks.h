@@ -42,8 +42,23 @@ bool fp_check_view(struct fp_ctx *ctx, enum fp_observer obs, const struct fp_pro
 		   enum fp_writer in_probe, enum fp_writer outside);
 /* The whole buffer must hold @w's data. */
 bool fp_check_all(struct fp_ctx *ctx, enum fp_observer obs, enum fp_writer w);
+/* [@off, @off+@len) of the buffer must hold @w's data. */
+bool fp_check_range(struct fp_ctx *ctx, enum fp_observer obs, size_t off, size_t len,
+		    enum fp_writer w);
+/* Only the probe spans must hold @w's data (the rest is somebody else's business). */
+bool fp_check_probes(struct fp_ctx *ctx, enum fp_observer obs, const struct fp_probes *p,
+		     enum fp_writer w);
 /* The unrelated data on a sub-page buffer's page must still be the pre-fork pattern. */
 bool fp_check_neighbour(struct fp_ctx *ctx, enum fp_observer obs);
+
+/*
+ * Check [@off, @off+@len) of the buffer word by word: every word must be one of the @n
+ * @writers' patterns (any mix of them: a page torn between them is allowed). Counts pages in
+ * @torn that mix several writers; records a MISMATCH naming the first foreign page and
+ * returns false when a page holds anybody else's data.
+ */
+bool fp_check_words_among(struct fp_ctx *ctx, enum fp_observer obs, size_t off, size_t len,
+			  const enum fp_writer *writers, size_t n, size_t *torn);
 
 /* The device writes its data into every probe span. */
 bool fp_device_writes(struct fp_ctx *ctx, const struct fp_probes *p);

@@ -158,6 +158,20 @@ unsigned long fp_hugetlb_free_pages(size_t page_size)
 	return fp_read_ulong(path, &n) ? 0 : n;
 }
 
+bool fp_swap_active(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/swaps", "re");
+	int lines = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1; /* the first line is the header */
+}
+
 static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_flag, char *why,
 		       size_t ws)
 {
