@@ -22,17 +22,40 @@ struct fake_reg {
 };
 
 static struct fake_reg *live_reg;
-static bool cow_bug_mode;
+static bool cow_bug_mode, stale_pin_mode, remap_bug_mode;
+static bool forked; /* this process has forked (stale-pin: the pages may be COW-shared) */
+
+/* The device keeps the page as it is now; the parent's mapping goes on without it. */
+static void keep_device_page(struct fake_reg *r)
+{
+	if (r->device_page)
+		return;
+	r->device_page = malloc(r->len);
+	if (r->device_page)
+		memcpy(r->device_page, r->addr, r->len);
+}
 
 /* pthread_atfork prepare: the emulated kernel bug. At fork the device keeps the page as it
  * is now, and the parent's mapping goes on without it. */
 static void cow_bug_at_fork(void)
 {
-	if (!cow_bug_mode || !live_reg || live_reg->device_page)
-		return;
-	live_reg->device_page = malloc(live_reg->len);
-	if (live_reg->device_page)
-		memcpy(live_reg->device_page, live_reg->addr, live_reg->len);
+	if (cow_bug_mode && live_reg)
+		keep_device_page(live_reg);
+}
+
+static void mark_forked(void)
+{
+	forked = true;
+}
+
+void fake_remap_event(const void *addr, size_t len)
+{
+	const char *a = addr;
+
+	/* NULL: the whole address space (clear_refs) */
+	if (remap_bug_mode && live_reg &&
+	    (!a || (a < live_reg->addr + live_reg->len && a + len > live_reg->addr)))
+		keep_device_page(live_reg);
 }
 
 static char *device_view(struct fake_reg *r)
@@ -44,8 +67,12 @@ static int fake_open(struct fp_dev *dev)
 {
 	/* Each case runs in a fresh process: the handler is installed once per case. */
 	cow_bug_mode = dev->be == &fake_cow_bug_backend;
+	stale_pin_mode = dev->be == &fake_stale_pin_backend;
+	remap_bug_mode = dev->be == &fake_remap_bug_backend;
 	if (cow_bug_mode)
 		pthread_atfork(cow_bug_at_fork, NULL, NULL);
+	if (stale_pin_mode)
+		pthread_atfork(NULL, mark_forked, NULL);
 	return 0;
 }
 
@@ -65,6 +92,8 @@ static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access a
 	r->len = len;
 	r->data = malloc(dev->be->limits.max_transfer);
 	live_reg = r;
+	if (stale_pin_mode && forked)
+		keep_device_page(r); /* the pin took the page the child still shares (or shared) */
 	*priv = r;
 	return 0;
 }
@@ -84,11 +113,14 @@ static int fake_to_host(struct fp_dev *dev, void *reg, size_t off, const void *s
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
 	memcpy(r->data, src, len);
 	r->to_host = true;
 	r->off = off;
 	r->n = len;
+	if (dev->be == &fake_eager_backend) { /* the data lands now, before anything else */
+		memcpy(device_view(r) + off, src, len);
+		r->n = 0;
+	}
 	return 0;
 }
 
@@ -139,6 +171,21 @@ const struct fp_backend fake_cow_bug_backend = {.name = "cow-bug",
 						.caps = FAKE_CAPS,
 						.limits = {.max_transfer = 8192, .align = 1},
 						.ops = &fake_ops};
+
+const struct fp_backend fake_eager_backend = {.name = "eager",
+					      .caps = FAKE_CAPS,
+					      .limits = {.max_transfer = 8192, .align = 1},
+					      .ops = &fake_ops};
+
+const struct fp_backend fake_stale_pin_backend = {.name = "stale-pin",
+						  .caps = FAKE_CAPS,
+						  .limits = {.max_transfer = 8192, .align = 1},
+						  .ops = &fake_ops};
+
+const struct fp_backend fake_remap_bug_backend = {.name = "remap-bug",
+						  .caps = FAKE_CAPS,
+						  .limits = {.max_transfer = 8192, .align = 1},
+						  .ops = &fake_ops};
 
 static int crash_open(struct fp_dev *dev)
 {
