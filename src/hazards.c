@@ -415,6 +415,10 @@ void fp_scenario_threaded_fork(struct fp_ctx *ctx)
 	pthread_t tid;
 	int err;
 
+	if (ctx->mem->len < 2 * 4096) {
+		fp_fail(ctx, FP_STATUS_SKIP, "needs a buffer of two pages or more (one per side)");
+		return;
+	}
 	if (!fp_prologue(ctx))
 		return;
 	plan.half = ctx->mem->len / 2 & ~4095ul;
