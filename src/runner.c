@@ -178,15 +178,22 @@ static enum fp_verdict verdict_of(const struct fp_case *c, enum fp_status status
 }
 
 /* A data failure that a documented kernel limitation explains is XFAIL, not FAIL. */
-static void excuse_known_issue(struct fp_result *res)
+static void excuse_known_issue(const struct fp_case *c, struct fp_result *res)
 {
 	const struct fp_known_issue *k;
+	struct fp_known_query q;
 	struct utsname u;
 
 	if (res->verdict != FP_VERDICT_FAIL || res->outcome.status != FP_STATUS_MISMATCH ||
 	    uname(&u))
 		return;
-	k = fp_known_issue_match(res->id, res->outcome.reason, u.release);
+	q = (struct fp_known_query){.backend = c->be->name,
+				    .caps = c->be->caps,
+				    .memtype = c->mt->name,
+				    .scenario = c->sc->name,
+				    .diagnosis = res->outcome.reason,
+				    .release = u.release};
+	k = fp_known_issue_match(&q);
 	if (k) {
 		res->verdict = FP_VERDICT_XFAIL;
 		res->known_issue = k->reason;
@@ -230,7 +237,7 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	reap_group(pid);
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->verdict = verdict_of(c, res->outcome.status);
-	excuse_known_issue(res);
+	excuse_known_issue(c, res);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
 }
 

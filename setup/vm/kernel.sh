@@ -6,7 +6,7 @@
 #   $cache/<release>/            one unpacked kernel, complete once it exists (renamed in)
 #       vmlinuz  root/lib/modules/<release>/  initramfs.img  package
 #   $cache/alias-<selector>      last release resolved for --kernel-release <selector>
-#   $cache/apt-<suite>/          private apt sources list + lists for backports and sid
+#   $cache/apt-<suite>/          private apt sources list + lists (backports, sid, bullseye)
 #   $cache/.lock                 flock held while the cache is written
 # The host's apt sources and lists are never modified.
 
@@ -49,12 +49,30 @@ kc_apt() {
 		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "$@"
 }
 
+# kc_sources SUITE: the sources.list lines for a private SUITE. Security suites live in
+# their own archive; "bullseye" (Debian 11, kernel 5.10) is bullseye plus bullseye-security,
+# where its kernel updates are published.
+kc_sources() {
+	local suite=$1 mirror=${FORKPIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+	local security=${FORKPIN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	local key=/usr/share/keyrings/debian-archive-keyring.gpg opt=
+	[ -f "$key" ] && opt="[signed-by=$key] "
+	case $suite in
+	bullseye)
+		echo "deb $opt$mirror bullseye main"
+		echo "deb $opt$security bullseye-security main"
+		;;
+	*-security) echo "deb $opt$security $suite main" ;;
+	*) echo "deb $opt$mirror $suite main" ;;
+	esac
+}
+
 # kc_apt_update SUITE: create the private lists for SUITE (or refresh them when older than
 # a day). The host suite is only updated into a private copy, never in place.
 kc_apt_update() {
 	local suite=$1 d=$cache/apt-$1 mirror=${FORKPIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 	mkdir -p "$d/lists/partial" "$d/empty"
-	echo "deb $mirror $suite main" >"$d/sources.list"
+	kc_sources "$suite" >"$d/sources.list"
 	if [ -n "$(find "$d/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null)" ]; then
 		return 0
 	fi
@@ -68,10 +86,11 @@ kc_apt_update() {
 kc_resolve() {
 	local sel=$1 suite pkg
 	case $sel in
+	5.10) suite=bullseye ;;
 	6.1) suite=host ;;
 	6.12) suite=bookworm-backports ;;
 	7.2) suite=sid ;;
-	*) kc_fail "unknown --kernel-release $sel (use 6.1, 6.12 or 7.2, or --kernel PATH)" ;;
+	*) kc_fail "unknown --kernel-release $sel (use 5.10, 6.1, 6.12 or 7.2, or --kernel PATH)" ;;
 	esac
 	if [ "$suite" != host ]; then
 		kc_lock
@@ -92,6 +111,7 @@ kc_resolve() {
 			awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 	fi
 	case $sel in
+	5.10) [[ $pkg == linux-image-5.10.* ]] || pkg= ;;
 	6.1) [[ $pkg == linux-image-6.1.* ]] || pkg= ;;
 	6.12) [[ $pkg == linux-image-6.12.* ]] || pkg= ;;
 	7.2) [[ $pkg == linux-image-7.2.* ]] || pkg= ;;

@@ -68,6 +68,7 @@ static const struct fp_option verbs_options[] = {
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
@@ -540,6 +541,7 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	struct verbs_target t;
 	struct verbs_state *st;
 	char err[sizeof(dev->error)];
+	struct utsname u;
 	int ret;
 
 	ret = verbs_fork_init(dev);
@@ -555,6 +557,10 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	ret = verbs_resolve(&t, &st->p, err, sizeof(err));
 	if (ret) {
 		ret = fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
+		goto err;
+	}
+	if (uname(&u) == 0 && verbs_rxe_rnr_lockup(st->p.ctx, u.release, err, sizeof(err))) {
+		ret = fp_dev_error(dev, -ENODEV, "%s", err);
 		goto err;
 	}
 	if (odp) {

@@ -23,6 +23,7 @@
 #include <infiniband/verbs.h>
 
 #include "../backend.h"
+#include "../known_issues.h"
 #include "../rdma_nl.h"
 #include "../util.h"
 
@@ -325,6 +326,35 @@ void verbs_fingerprint(struct fp_env *env)
 	fp_env_set(env, "verbs.devices", "%s", n ? names : "none");
 	if (list)
 		ibv_free_device_list(list);
+}
+
+/* rxe's vendor id (RXE_VENDOR_ID in the kernel's rxe_param.h) */
+#define VERBS_RXE_VENDOR_ID 0xffffffu
+
+/*
+ * rxe before 6.0 answers an RNR NAK by retrying at once instead of after the RNR timer
+ * (fixed by 445fd4f4fb76 "RDMA/rxe: Fix rnr retry behavior"; the retry loop got a bound in
+ * eff6d998ca29, also 6.0), and for a user QP it runs the requester, and through loopback the
+ * responder and completer, inside ibv_post_send(). forkpin's gate is a SEND queued before
+ * its receive with rnr_retry 7 (retry forever), so the post never returns: the CPU loops in
+ * rxe_requester (soft lockup, RCU stall; seen on Debian 11's 5.10.262). Any application
+ * that sends before the peer posts its receive hangs such a kernel the same way: the
+ * kernel's defect, so the case is a SKIP decided before anything is posted.
+ */
+bool verbs_rxe_rnr_lockup(struct ibv_context *ctx, const char *release, char *why, size_t size)
+{
+	struct ibv_device_attr da;
+
+	if (fp_kernel_before(release, (struct fp_kernel_version){6, 0}) != 1 ||
+	    ibv_query_device(ctx, &da) || da.vendor_id != VERBS_RXE_VENDOR_ID)
+		return false;
+	snprintf(why, size,
+		 "%s is rxe on kernel %s: rxe before 6.0 retries an RNR NAK without waiting for "
+		 "the RNR timer, inside ibv_post_send(), and forkpin's gated transfer (a SEND "
+		 "queued before its receive) soft-locks that kernel (fixed by 445fd4f4fb76 "
+		 "\"RDMA/rxe: Fix rnr retry behavior\", 6.0); see docs/verbs.md",
+		 ibv_get_device_name(ctx->device), release);
+	return true;
 }
 
 #endif /* HAVE_LIBIBVERBS */

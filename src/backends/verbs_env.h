@@ -3,6 +3,9 @@
 #ifndef FORKPIN_VERBS_ENV_H
 #define FORKPIN_VERBS_ENV_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "../env.h"
 
 /*
@@ -12,5 +15,13 @@
  * the VMA count, and per device its driver, ids, firmware, ports and ODP caps.
  */
 void verbs_fingerprint(struct fp_env *env);
+
+struct ibv_context;
+
+/*
+ * Whether @ctx is an rxe device on a kernel whose rxe soft-locks on forkpin's gate (an RNR-
+ * NAKed SEND, see verbs_env.c); then @why (of @size bytes) says so, as a SKIP reason.
+ */
+bool verbs_rxe_rnr_lockup(struct ibv_context *ctx, const char *release, char *why, size_t size);
 
 #endif
