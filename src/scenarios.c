@@ -360,26 +360,56 @@ static size_t in_flight_child_start(const struct fp_ctx *ctx, const struct fp_pr
 }
 
 /*
- * The child of in-flight: write from the next page boundary, then check the own view. The
- * queued span may hold the pre-fork data or the device's (private memory): the transfer may
- * have landed before fork copied the page for the child, so either is correct, page by page;
- * whether the device wrote where it must is the parent's check.
+ * A private child's copy of the queued span must not change after fork: @at_fork is what it
+ * held when the child first looked. A page that changed since was written by the device
+ * into a page the child maps.
+ */
+static void check_unchanged_since_fork(struct fp_ctx *ctx, const char *at_fork, size_t len)
+{
+	const char *buf = ctx->mem->buf;
+	size_t off;
+
+	for (off = 0; off < len; off += 4096) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+
+		if (!memcmp(at_fork + off, buf + off, n))
+			continue;
+		if (fp_check_range(ctx, FP_OBS_CHILD, off, n, FP_PARENT_OLD))
+			fp_fail(ctx, FP_STATUS_MISMATCH,
+				"child: the queued span changed after fork at offset 0x%zx: the "
+				"child maps the pinned page",
+				off);
+		return;
+	}
+}
+
+/*
+ * The child of in-flight: note its view of the queued span at fork, write from the next page
+ * boundary, then check. The span may hold the pre-fork data or the device's, page by page:
+ * the transfer may have landed before fork copied the page for the child, so either order is
+ * correct. What must not happen is a change after fork (the device writing into a page the
+ * child maps); whether the device wrote where it must is the parent's check.
  */
 static void child_in_flight(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
 	static const enum fp_writer either[] = {FP_PARENT_OLD, FP_DEVICE};
 	const struct fp_probes *p = arg;
 	size_t end = p->off[0] + p->len[0], start = in_flight_child_start(ctx, p), torn = 0;
+	char *at_fork = fp_is_shared(ctx) ? NULL : malloc(end);
 
+	if (at_fork)
+		memcpy(at_fork, ctx->mem->buf, end);
 	fp_check_neighbour(ctx, FP_OBS_CHILD);
 	fp_pattern_fill((char *)ctx->mem->buf + start, start, ctx->mem->len - start, ctx->seed,
 			ch->self);
 	fp_child_ack(ch);
 	fp_child_wait_go(ch);
-	if (fp_is_shared(ctx) ? !fp_check_range(ctx, FP_OBS_CHILD, 0, end, FP_DEVICE)
-			      : !fp_check_words_among(ctx, FP_OBS_CHILD, 0, end, either, 2, &torn))
-		return;
-	if (fp_check_range(ctx, FP_OBS_CHILD, end, start - end, FP_PARENT_OLD))
+	if (fp_is_shared(ctx))
+		fp_check_range(ctx, FP_OBS_CHILD, 0, end, FP_DEVICE);
+	else if (fp_check_words_among(ctx, FP_OBS_CHILD, 0, end, either, 2, &torn) && at_fork)
+		check_unchanged_since_fork(ctx, at_fork, end);
+	free(at_fork);
+	if (!fp_failed(ctx) && fp_check_range(ctx, FP_OBS_CHILD, end, start - end, FP_PARENT_OLD))
 		fp_check_range(ctx, FP_OBS_CHILD, start, ctx->mem->len - start, ch->self);
 }
 
@@ -478,7 +508,7 @@ static void judge_pool_empty_fork(struct fp_ctx *ctx, unsigned long room)
 		fp_fail(ctx, FP_STATUS_MISMATCH,
 			"fork() succeeded with no free and no surplus huge page: early COW of the "
 			"pinned huge page needs a new page, so the kernel shared the pinned page "
-			"with the child (hugetlb early COW: 4eae4efa2c29, 5.11)");
+			"with the child (hugetlb early COW: 4eae4efa2c29, 5.12)");
 }
 
 /*

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
 #include "fake_backends.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* The registration of the current case process: one at a time, as the dispatcher allows. */
@@ -24,6 +27,8 @@ struct fake_reg {
 static struct fake_reg *live_reg;
 static bool cow_bug_mode, stale_pin_mode, remap_bug_mode;
 static bool forked; /* this process has forked (stale-pin: the pages may be COW-shared) */
+/* child-maps: the last child's pid, written by the child itself (a MAP_SHARED page) */
+static volatile pid_t *last_child;
 
 /* The device keeps the page as it is now; the parent's mapping goes on without it. */
 static void keep_device_page(struct fake_reg *r)
@@ -41,6 +46,23 @@ static void cow_bug_at_fork(void)
 {
 	if (cow_bug_mode && live_reg)
 		keep_device_page(live_reg);
+}
+
+/* atfork child handler of child-maps: tell the parent's device where the child is. */
+static void note_child(void)
+{
+	if (last_child)
+		*last_child = getpid();
+}
+
+/* child-maps: the device's write also lands in the child's copy (it maps the pinned page). */
+static void write_into_child(const struct fake_reg *r, size_t off, const void *src, size_t n)
+{
+	struct iovec local = {.iov_base = (void *)src, .iov_len = n};
+	struct iovec remote = {.iov_base = r->addr + off, .iov_len = n};
+
+	if (last_child && *last_child > 0)
+		process_vm_writev(*last_child, &local, 1, &remote, 1, 0);
 }
 
 static void mark_forked(void)
@@ -73,6 +95,13 @@ static int fake_open(struct fp_dev *dev)
 		pthread_atfork(cow_bug_at_fork, NULL, NULL);
 	if (stale_pin_mode)
 		pthread_atfork(NULL, mark_forked, NULL);
+	if (dev->be == &fake_child_maps_backend) {
+		void *page = mmap(NULL, sizeof(pid_t), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		last_child = page == MAP_FAILED ? NULL : page;
+		pthread_atfork(NULL, NULL, note_child);
+	}
 	return 0;
 }
 
@@ -140,10 +169,11 @@ static int fake_wait(struct fp_dev *dev, void *reg)
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
-	if (r->to_host)
+	if (r->to_host) {
 		memcpy(device_view(r) + r->off, r->data, r->n);
-	else
+		if (dev->be == &fake_child_maps_backend)
+			write_into_child(r, r->off, r->data, r->n);
+	} else
 		memcpy(r->dst, device_view(r) + r->off, r->n);
 	return 0;
 }
@@ -176,6 +206,11 @@ const struct fp_backend fake_eager_backend = {.name = "eager",
 					      .caps = FAKE_CAPS,
 					      .limits = {.max_transfer = 8192, .align = 1},
 					      .ops = &fake_ops};
+
+const struct fp_backend fake_child_maps_backend = {.name = "child-maps",
+						   .caps = FAKE_CAPS,
+						   .limits = {.max_transfer = 8192, .align = 1},
+						   .ops = &fake_ops};
 
 const struct fp_backend fake_stale_pin_backend = {.name = "stale-pin",
 						  .caps = FAKE_CAPS,

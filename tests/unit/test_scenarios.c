@@ -8,11 +8,16 @@
  *  - remap-bug: write-protecting, paging out or collapsing the range moves the parent off
  *    the pinned page.
  */
+#define _GNU_SOURCE
 #include "fake_backends.h"
 #include "runner.h"
 #include "tap.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define LOST_DMA "device wrote into a page the parent no longer maps"
 #define STALE	 "device read stale data"
@@ -145,6 +150,50 @@ static void test_in_flight_either_order(void)
 	   "anon/in-flight passes when the transfer lands before the fork %s", r.outcome.reason);
 }
 
+/* Can this process write into its child's memory (the child-maps fake needs it; seccomp or
+ * Yama may forbid process_vm_writev)? */
+static bool can_write_into_child(void)
+{
+	static char word = 'a';
+	struct iovec v = {.iov_base = &word, .iov_len = 1};
+	pid_t pid = fork();
+	ssize_t n;
+
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	n = pid > 0 ? process_vm_writev(pid, &v, 1, &v, 1, 0) : -1;
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return n == 1;
+}
+
+/* A device write that reaches a child's copy: the child-side checks must catch it (the
+ * parent alone sees nothing wrong). */
+static void test_child_maps_pinned_page(void)
+{
+	const char *scenarios[] = {"in-flight", "child-alive"};
+	size_t i;
+
+	if (!can_write_into_child()) {
+		printf("ok %d - child-maps fake # SKIP process_vm_writev into a child is not "
+		       "allowed here\n",
+		       ++tap_count);
+		return;
+	}
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		struct fp_result r = run(&fake_child_maps_backend, "anon", scenarios[i]);
+
+		ok(r.outcome.status == FP_STATUS_MISMATCH &&
+		       strstr(r.outcome.reason, "device data leaked into the child"),
+		   "anon/%s fails when the child maps the pinned page: %s", scenarios[i],
+		   r.outcome.reason);
+	}
+}
+
 int main(void)
 {
 	test_every_scenario_is_covered();
@@ -152,5 +201,6 @@ int main(void)
 	test_ideal_and_bug("malloc-subpage");
 	test_shared_memory_expectations();
 	test_in_flight_either_order();
+	test_child_maps_pinned_page();
 	return done_testing();
 }
