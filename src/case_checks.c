@@ -221,6 +221,26 @@ static size_t word_writer(const struct fp_ctx *ctx, uint64_t w, size_t off,
 	return n;
 }
 
+/* A word torn between @writers: each byte is one of theirs (a copy that is not atomic per
+ * word, such as rep movsb, racing with a store). */
+static bool word_torn_among(const struct fp_ctx *ctx, uint64_t w, size_t off,
+			    const enum fp_writer *writers, size_t n)
+{
+	unsigned b;
+	size_t i;
+
+	for (b = 0; b < 64; b += 8) {
+		bool found = false;
+
+		for (i = 0; i < n && !found; i++)
+			found =
+			    ((w ^ fp_pattern_word(ctx->seed, writers[i], off)) >> b & 0xff) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 /* One page of fp_check_words_among: 0 all one writer, 1 torn among them, -1 foreign. */
 static int page_among(const struct fp_ctx *ctx, size_t off, size_t len,
 		      const enum fp_writer *writers, size_t n)
@@ -232,8 +252,12 @@ static int page_among(const struct fp_ctx *ctx, size_t off, size_t len,
 	for (i = 0; i < len / 8; i++) {
 		size_t who = word_writer(ctx, words[i], off + i * 8, writers, n);
 
-		if (who == n)
-			return -1;
+		if (who == n) {
+			if (!word_torn_among(ctx, words[i], off + i * 8, writers, n))
+				return -1;
+			torn = true;
+			continue;
+		}
 		if (first == n)
 			first = who;
 		torn |= who != first;

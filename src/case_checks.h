@@ -53,7 +53,8 @@ bool fp_check_neighbour(struct fp_ctx *ctx, enum fp_observer obs);
 
 /*
  * Check [@off, @off+@len) of the buffer word by word: every word must be one of the @n
- * @writers' patterns (any mix of them: a page torn between them is allowed). Counts pages in
+ * @writers' patterns, or torn between them byte by byte (a page or a word torn between them
+ * is a write in progress during a copy, allowed). Counts pages in
  * @torn that mix several writers; records a MISMATCH naming the first foreign page and
  * returns false when a page holds anybody else's data.
  */
