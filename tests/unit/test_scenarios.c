@@ -175,7 +175,8 @@ static bool can_write_into_child(void)
  * parent alone sees nothing wrong). */
 static void test_child_maps_pinned_page(void)
 {
-	const char *scenarios[] = {"in-flight", "child-alive"};
+	const char *scenarios[] = {"in-flight", "child-alive", "threaded-fork", "wipeonfork",
+				   "pin-after-fork"};
 	size_t i;
 
 	if (!can_write_into_child()) {
