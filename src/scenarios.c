@@ -76,10 +76,12 @@ static void child_wait_check(struct fp_ctx *ctx, struct fp_child_chan *ch, const
 	child_check_after_dma(ctx, &plan->probes, own, plan->parent_last);
 }
 
-/* Ack readiness, write the whole buffer on go, ack, and check the own writes survive. */
+/* Check the unrelated data next to the buffer, ack readiness, write the whole buffer on go,
+ * ack, and check the own writes survive. */
 static void child_write_after_go(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
 	(void)arg;
+	fp_check_neighbour(ctx, FP_OBS_CHILD);
 	fp_child_ack(ch);
 	fp_child_wait_go(ch);
 	fp_write_buffer(ctx, ch->self);
