@@ -110,6 +110,16 @@ static void fake_close(struct fp_dev *dev)
 	(void)dev;
 }
 
+/* dontfork: what ibv_fork_init does to a registration, MADV_DONTFORK of its whole pages. */
+static void fake_dontfork(const struct fake_reg *r, int advice)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)r->addr & ~(page - 1);
+	uintptr_t end = ((uintptr_t)r->addr + r->len + page - 1) & ~(page - 1);
+
+	madvise((void *)start, end - start, advice);
+}
+
 static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv)
 {
 	struct fake_reg *r = calloc(1, sizeof(*r));
@@ -123,6 +133,8 @@ static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access a
 	live_reg = r;
 	if (stale_pin_mode && forked)
 		keep_device_page(r); /* the pin took the page the child still shares (or shared) */
+	if (dev->be == &fake_dontfork_backend)
+		fake_dontfork(r, MADV_DONTFORK);
 	*priv = r;
 	return 0;
 }
@@ -131,7 +143,8 @@ static void fake_dereg(struct fp_dev *dev, void *reg)
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
+	if (dev->be == &fake_dontfork_backend)
+		fake_dontfork(r, MADV_DOFORK);
 	live_reg = NULL;
 	free(r->device_page);
 	free(r->data);
@@ -211,6 +224,11 @@ const struct fp_backend fake_child_maps_backend = {.name = "child-maps",
 						   .caps = FAKE_CAPS,
 						   .limits = {.max_transfer = 8192, .align = 1},
 						   .ops = &fake_ops};
+
+const struct fp_backend fake_dontfork_backend = {.name = "dontfork",
+						 .caps = FAKE_CAPS,
+						 .limits = {.max_transfer = 8192, .align = 1},
+						 .ops = &fake_ops};
 
 const struct fp_backend fake_stale_pin_backend = {.name = "stale-pin",
 						  .caps = FAKE_CAPS,

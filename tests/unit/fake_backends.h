@@ -7,6 +7,7 @@
  *  - eager: a perfect device whose queued writes land at once (before a fork that follows);
  *  - child_maps: the device's writes land in the parent's page and in the last child's copy
  *    too (process_vm_writev), as if the child mapped the pinned page;
+ *  - dontfork: a perfect device whose registration is MADV_DONTFORK (ibv_fork_init);
  *  - stale_pin: a registration made after a fork pins a page the parent's next write leaves
  *    (no COW break or unshare at pin time: R/W pins before the GUP fixes, R/O pins before
  *    5.19/6.2);
@@ -25,6 +26,7 @@ extern const struct fp_backend fake_ideal_backend;
 extern const struct fp_backend fake_cow_bug_backend;
 extern const struct fp_backend fake_eager_backend;
 extern const struct fp_backend fake_child_maps_backend;
+extern const struct fp_backend fake_dontfork_backend;
 extern const struct fp_backend fake_stale_pin_backend;
 extern const struct fp_backend fake_remap_bug_backend;
 extern const struct fp_backend fake_crash_backend;

@@ -195,6 +195,23 @@ static void test_child_maps_pinned_page(void)
 	}
 }
 
+/* fork-init: a child's SIGSEGV is expected only inside the registered buffer (si_addr); the
+ * unrelated data on its page is checked, and its loss is a failure. */
+static void test_dontfork_fault_address(void)
+{
+	struct fp_result buf = run(&fake_dontfork_backend, "anon", "child-writes");
+	struct fp_result nb = run(&fake_dontfork_backend, "malloc-subpage", "child-writes");
+
+	ok(buf.outcome.status == FP_STATUS_PASS &&
+	       strstr(buf.outcome.note, "SIGSEGV inside the registered buffer"),
+	   "anon/child-writes with DONTFORK: the fault in the buffer is expected (%s)",
+	   buf.outcome.note);
+	ok(nb.outcome.status == FP_STATUS_MISMATCH &&
+	       strstr(nb.outcome.reason, "unrelated data that shares a page"),
+	   "malloc-subpage/child-writes with DONTFORK: the lost neighbour fails: %s",
+	   nb.outcome.reason);
+}
+
 int main(void)
 {
 	test_every_scenario_is_covered();
@@ -203,5 +220,6 @@ int main(void)
 	test_shared_memory_expectations();
 	test_in_flight_either_order();
 	test_child_maps_pinned_page();
+	test_dontfork_fault_address();
 	return done_testing();
 }
