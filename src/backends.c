@@ -24,6 +24,7 @@ const struct fp_backend *const fp_backends[] = {
     &fp_vfio_iommufd_backend, /* VFIO, /dev/iommu + VFIO cdev */
     &fp_iommufd_mock_backend, /* iommufd + IOMMUFD_TEST's mock device (no vIOMMU) */
     &fp_guptest_backend,      /* the kernel's gup_test read-only pin (CONFIG_GUP_TEST) */
+    &fp_guptest_fast_backend, /* the same through GUP-fast */
     &fp_ofi_backend,	      /* fi_mr_reg + fi_write/fi_read on pinning providers */
     &fp_ofi_api_backend,      /* the same on tcp/shm: API-level checks, no pins */
     &fp_vmsplice_backend,     /* negative control: page references without pins */

@@ -22,6 +22,7 @@
 #define SZ_2M	    (2ul << 20)
 #define SZ_1G	    (1ul << 30)
 #define SUBPAGE_LEN 1024ul
+/* memfd_create takes the MAP_HUGE_* size encoding (MFD_HUGE_2MB, not in every libc). */
 
 static size_t base_page(void)
 {
@@ -62,6 +63,33 @@ static void unmap_plain(struct fp_mem *m)
 	munmap(m->map, m->map_len);
 	if (m->fd >= 0)
 		close(m->fd);
+}
+
+/* Fault every page in for reading only: private anonymous pages map the shared zero page,
+ * file pages their page-cache page. */
+static void read_fault(const void *p, size_t len, size_t step)
+{
+	volatile const char *c = p;
+	size_t off;
+
+	for (off = 0; off < len; off += step)
+		(void)c[off];
+}
+
+/* Never written before registration: every page is the shared zero page. A writable pin
+ * breaks COW at registration; a read-only pin must unshare it (84209e87c696, 6.2) or the
+ * device keeps reading zeros while the parent writes elsewhere. */
+static int map_zeropage(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(MAP_PRIVATE|MAP_ANONYMOUS)");
+	madvise(m->map, len, MADV_NOHUGEPAGE);
+	m->map_len = m->len = len;
+	m->buf = m->map;
+	m->page_size = base_page();
+	read_fault(m->buf, len, m->page_size);
+	return 0;
 }
 
 /* ---- THP ------------------------------------------------------------------------------ */
@@ -146,6 +174,150 @@ static int map_thp_pte(struct fp_mem *m, size_t len, char *why, size_t ws)
 	return 0;
 }
 
+/* The huge zero page: a PMD-aligned THP region read-faulted only (use_zero_page). */
+static int map_thp_zeropage(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	unsigned long use_zero = 0;
+	char *raw, *aligned;
+	int err = thp_policy_allows(why, ws);
+
+	if (err)
+		return err;
+	if (fp_read_ulong("/sys/kernel/mm/transparent_hugepage/use_zero_page", &use_zero) ||
+	    !use_zero) {
+		snprintf(why, ws,
+			 "the huge zero page is off: echo 1 > "
+			 "/sys/kernel/mm/transparent_hugepage/use_zero_page");
+		return -ENODEV;
+	}
+	raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(THP)");
+	aligned = (char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	munmap(aligned + len, (size_t)(raw + len + SZ_2M - (aligned + len)));
+	m->map = m->buf = aligned;
+	m->map_len = m->len = len;
+	m->page_size = SZ_2M;
+	if (madvise(aligned, len, MADV_HUGEPAGE))
+		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	read_fault(aligned, len, base_page());
+	return 0;
+}
+
+/* A PMD-mapped THP of which only the page at 1 MiB stays mapped (MADV_DONTNEED of the rest):
+ * the folio lives on, partially mapped by one PTE. */
+static int map_thp_single_pte(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	size_t page = base_page();
+	char *keep;
+	int err = map_thp_pmd(m, SZ_2M, why, ws);
+
+	if (err)
+		return err;
+	keep = (char *)m->map + SZ_2M / 2;
+	if (madvise(m->map, SZ_2M / 2, MADV_DONTNEED) ||
+	    madvise(keep + page, SZ_2M / 2 - page, MADV_DONTNEED)) {
+		err = why_errno(why, ws, -errno, "madvise(MADV_DONTNEED) of the THP's other pages");
+		munmap(m->map, m->map_len);
+		return err;
+	}
+	m->buf = keep;
+	m->len = len;
+	m->page_size = page;
+	return 0;
+}
+
+/* A registration covering part of a PMD-mapped THP (from 512 KiB into the folio). */
+static int map_thp_partial(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	int err = map_thp_pmd(m, SZ_2M, why, ws);
+
+	if (err)
+		return err;
+	m->buf = (char *)m->map + SZ_2M / 4;
+	m->len = len;
+	m->page_size = base_page();
+	return 0;
+}
+
+/* How many folios of @size_kb the kernel has allocated on anonymous faults, or -1. */
+static long mthp_fault_allocs(size_t size_kb)
+{
+	char path[128];
+	unsigned long n;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/transparent_hugepage/hugepages-%zukB/stats/anon_fault_alloc",
+		 size_kb);
+	return fp_read_ulong(path, &n) ? -1 : (long)n;
+}
+
+/* Whether mTHP of @size_kb may back a MADV_HUGEPAGE region; @why says the command if not. */
+static int mthp_policy_allows(size_t size_kb, char *why, size_t ws)
+{
+	char path[128], line[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/hugepages-%zukB/enabled",
+		 size_kb);
+	if (fp_read_line(path, line, sizeof(line))) {
+		snprintf(why, ws, "this kernel has no %zu KiB mTHP (%s missing; 6.8+)", size_kb,
+			 path);
+		return -ENODEV;
+	}
+	if (strstr(line, "[never]")) {
+		snprintf(why, ws, "%zu KiB mTHP is off: echo madvise > %s", size_kb, path);
+		return -ENODEV;
+	}
+	return strstr(line, "[inherit]") ? thp_policy_allows(why, ws) : 0;
+}
+
+/* Anonymous memory in multi-size THP folios of @size (PTE-mapped, smaller than a PMD). */
+static int map_mthp(struct fp_mem *m, size_t len, size_t size, char *why, size_t ws)
+{
+	char *raw, *aligned;
+	long before, after;
+	int err = mthp_policy_allows(size / 1024, why, ws);
+
+	if (err)
+		return err;
+	raw = mmap(NULL, len + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(mTHP)");
+	aligned = (char *)(((uintptr_t)raw + size - 1) & ~(size - 1));
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	munmap(aligned + len, (size_t)(raw + len + size - (aligned + len)));
+	m->map = m->buf = aligned;
+	m->map_len = m->len = len;
+	m->page_size = base_page();
+	if (madvise(aligned, len, MADV_HUGEPAGE))
+		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	before = mthp_fault_allocs(size / 1024);
+	populate(aligned, len);
+	after = mthp_fault_allocs(size / 1024);
+	if (before >= 0 && after - before < (long)(len / size)) {
+		snprintf(why, ws,
+			 "the kernel backed the buffer with %ld of %zu %zu KiB folios "
+			 "(anon_fault_alloc): memory fragmented",
+			 after - before, len / size, size / 1024);
+		munmap(aligned, len);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int map_mthp_16k(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	return map_mthp(m, len, 16ul << 10, why, ws);
+}
+
+static int map_mthp_64k(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	return map_mthp(m, len, SZ_64K, why, ws);
+}
+
 /* ---- hugetlb ------------------------------------------------------------------------- */
 
 unsigned long fp_hugetlb_free_pages(size_t page_size)
@@ -167,6 +339,20 @@ static unsigned long hugetlb_reserved_pages(size_t page_size)
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/resv_hugepages",
 		 page_size / 1024);
 	return fp_read_ulong(path, &n) ? 0 : n;
+}
+
+bool fp_swap_active(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/swaps", "re");
+	int lines = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1; /* the first line is the header */
 }
 
 static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_flag, char *why,
@@ -226,6 +412,56 @@ static int map_memfd(struct fp_mem *m, size_t len, char *why, size_t ws)
 	m->map_len = m->len = len;
 	m->page_size = base_page();
 	populate(m->buf, len);
+	return 0;
+}
+
+/* MAP_PRIVATE of a memfd: shmem page-cache pages (read-faulted) under a private mapping; the
+ * first write or a writable pin replaces them by anonymous copies. */
+static int map_memfd_private(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	m->fd = memfd_create("forkpin-private", MFD_CLOEXEC);
+	if (m->fd < 0)
+		return why_errno(why, ws, -errno, "memfd_create");
+	if (ftruncate(m->fd, (off_t)len))
+		return why_errno(why, ws, -errno, "ftruncate(memfd)");
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->fd, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(memfd, MAP_PRIVATE)");
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = base_page();
+	read_fault(m->buf, len, m->page_size);
+	return 0;
+}
+
+/* MAP_PRIVATE of a hugetlbfs memfd: a page-cache huge page under a private mapping (hugetlb's
+ * own COW of file pages). Needs two free huge pages: the file's and the private copy. */
+static int map_hugetlb_memfd_private(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	unsigned long free_pages = fp_hugetlb_free_pages(SZ_2M);
+
+	if (free_pages < 2 * len / SZ_2M) {
+		snprintf(why, ws,
+			 "need %zu free 2 MiB huge pages (the file's and the private copies), the "
+			 "pool has %lu free: setup/hugetlb reserve",
+			 2 * len / SZ_2M, free_pages);
+		return -ENOSPC;
+	}
+	m->fd = memfd_create("forkpin-hugetlb-private", MFD_CLOEXEC | MFD_HUGETLB | MAP_HUGE_2MB);
+	if (m->fd < 0) {
+		snprintf(why, ws, "memfd_create(MFD_HUGETLB): %s (hugetlbfs memfd: 4.14+)",
+			 strerror(errno));
+		return -ENODEV;
+	}
+	if (ftruncate(m->fd, (off_t)len))
+		return why_errno(why, ws, -errno, "ftruncate(hugetlb memfd)");
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->fd, 0);
+	if (m->map == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(hugetlb memfd, MAP_PRIVATE)");
+	m->buf = m->map;
+	m->map_len = m->len = len;
+	m->page_size = SZ_2M;
+	read_fault(m->buf, len, SZ_2M);
 	return 0;
 }
 
@@ -338,6 +574,46 @@ const struct fp_memtype fp_memtypes[] = {
      .len = SZ_2M,
      .map = map_thp_pte,
      .unmap = unmap_plain},
+    /* Read-faulted only: the shared zero page until the registration (a R/O pin must unshare
+     * it: 84209e87c696, 6.2). */
+    {.name = "zeropage",
+     .summary = "private anonymous, read-faulted only (the shared zero page)",
+     .len = SZ_64K,
+     .map = map_zeropage,
+     .unmap = unmap_plain},
+    {.name = "thp-zeropage",
+     .summary = "private THP region read-faulted only (the huge zero page)",
+     .flags = FP_MEM_THP,
+     .len = SZ_2M,
+     .map = map_thp_zeropage,
+     .unmap = unmap_plain},
+    /* Multi-size THP (6.8+): folios smaller than a PMD, always PTE-mapped. */
+    {.name = "mthp-16k",
+     .summary = "private anonymous in 16 KiB mTHP folios",
+     .flags = FP_MEM_THP,
+     .len = 256ul << 10,
+     .map = map_mthp_16k,
+     .unmap = unmap_plain},
+    {.name = "mthp-64k",
+     .summary = "private anonymous in 64 KiB mTHP folios",
+     .flags = FP_MEM_THP,
+     .len = 256ul << 10,
+     .map = map_mthp_64k,
+     .unmap = unmap_plain},
+    /* A THP with one PTE left mapped: the folio is partially mapped (mapcount games). */
+    {.name = "thp-single-pte",
+     .summary = "one 4 KiB page left mapped of a THP (MADV_DONTNEED of the rest)",
+     .flags = FP_MEM_THP,
+     .len = SZ_4K,
+     .map = map_thp_single_pte,
+     .unmap = unmap_plain},
+    /* A registration covering part of a folio: fork must split and copy exactly that. */
+    {.name = "thp-partial",
+     .summary = "64 KiB registered inside a PMD-mapped THP",
+     .flags = FP_MEM_THP,
+     .len = SZ_64K,
+     .map = map_thp_partial,
+     .unmap = unmap_plain},
     /* hugetlb has its own early COW (4eae4efa2c29) and needs a free pool page per copy. */
     {.name = "hugetlb-2m",
      .summary = "private hugetlb, 2 MiB pages",
@@ -370,6 +646,19 @@ const struct fp_memtype fp_memtypes[] = {
      .flags = FP_MEM_FILE,
      .len = SZ_64K,
      .map = map_file_private,
+     .unmap = unmap_plain},
+    /* Private mappings of a memfd: shmem (or hugetlbfs) page-cache pages COW'd privately. */
+    {.name = "memfd-private",
+     .summary = "memfd (shmem), MAP_PRIVATE, read-faulted",
+     .flags = FP_MEM_FILE,
+     .len = SZ_64K,
+     .map = map_memfd_private,
+     .unmap = unmap_plain},
+    {.name = "hugetlb-memfd-private",
+     .summary = "hugetlbfs memfd, MAP_PRIVATE, 2 MiB pages, read-faulted",
+     .flags = FP_MEM_HUGETLB | FP_MEM_FILE,
+     .len = SZ_2M,
+     .map = map_hugetlb_memfd_private,
      .unmap = unmap_plain},
     /* A registration smaller than a page: its page also holds unrelated heap data. */
     {.name = "malloc-subpage",

@@ -57,4 +57,8 @@ void fp_mem_unmap(const struct fp_memtype *mt, struct fp_mem *mem);
 /* Free huge pages of @page_size in the pool, or 0 when the size is not supported. */
 unsigned long fp_hugetlb_free_pages(size_t page_size);
 
+/* True when swap space is active (/proc/swaps lists a device or file): anonymous pages can
+ * be paged out. */
+bool fp_swap_active(void);
+
 #endif

@@ -8,19 +8,19 @@
  * type: private memory is copy-on-write (a child's writes stay in the child, the device's
  * data lands in the parent only), shared memory is shared (everybody sees the last write).
  *
- * Children talk to the parent over a pipe pair with fixed-size messages (an ACK after each
- * step, a REPORT at the end), so every wait is bounded and a child that dies is noticed.
+ * The parent/child protocol is in children.c, the checks in case_checks.c.
  */
 #define _GNU_SOURCE
 #include "scenarios.h"
+#include "case_checks.h"
+#include "children.h"
+#include "hazards.h"
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/mman.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,503 +30,69 @@
 
 extern char **environ;
 
-#define MAX_PROBES	    64
-#define DEFAULT_CASE_BUDGET (2ul << 20)
-#define MANY_CHILDREN	    4
-/* The neighbour bytes of a sub-page buffer carry the pre-fork pattern at this offset. */
-#define NEIGHBOUR_OFFSET (1ul << 40)
-#define TRUE_BINARY	 "/bin/true"
-
-void fp_fail(struct fp_ctx *ctx, enum fp_status status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ctx->out->status != FP_STATUS_PASS)
-		return; /* the first failure is the diagnosis; later ones are consequences */
-	ctx->out->status = status;
-	va_start(ap, fmt);
-	vsnprintf(ctx->out->reason, sizeof(ctx->out->reason), fmt, ap);
-	va_end(ap);
-}
-
-void fp_note(struct fp_ctx *ctx, const char *fmt, ...)
-{
-	size_t used = strlen(ctx->out->note);
-	va_list ap;
-
-	if (used && used + 2 < sizeof(ctx->out->note)) {
-		strcpy(ctx->out->note + used, "; ");
-		used += 2;
-	}
-	va_start(ap, fmt);
-	vsnprintf(ctx->out->note + used, sizeof(ctx->out->note) - used, fmt, ap);
-	va_end(ap);
-}
-
-static bool failed(const struct fp_ctx *ctx)
-{
-	return ctx->out->status != FP_STATUS_PASS;
-}
-
-static bool is_shared(const struct fp_ctx *ctx)
-{
-	return ctx->mem_flags & FP_MEM_SHARED;
-}
-
-/*
- * Did the backend make the registered range MADV_DONTFORK (ibv_fork_init)? Then children
- * have no mapping of it. Looked up in smaps on first need only: reading smaps costs more
- * than the rest of a small case, and most cases never need the answer.
- */
-static bool range_dontfork(struct fp_ctx *ctx)
-{
-	if (ctx->dontfork < 0) {
-		ctx->dontfork = fp_smaps_has_flag(ctx->mem->buf, "dc") == 1;
-		if (ctx->dontfork)
-			fp_note(ctx, "registered range is MADV_DONTFORK");
-	}
-	return ctx->dontfork == 1;
-}
-
-/* Do children see the parent's writes (shared memory they actually map)? */
-static bool shared_with_children(struct fp_ctx *ctx)
-{
-	return is_shared(ctx) && !range_dontfork(ctx);
-}
-
-/* ---- probes: the parts of the buffer the device moves data through -------------------- */
-
-struct probes {
-	size_t n;
-	size_t off[MAX_PROBES];
-	size_t len[MAX_PROBES];
-};
-
-/*
- * The whole buffer when it fits the backend's per-case budget, else page-sized spans spread
- * over it (first and last page included), so a slow engine still checks every region.
- */
-static void plan_probes(const struct fp_ctx *ctx, struct probes *p)
-{
-	size_t budget = ctx->dev->be->limits.case_budget, len = ctx->mem->len;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), span, k, i;
-
-	if (!budget || budget > DEFAULT_CASE_BUDGET)
-		budget = DEFAULT_CASE_BUDGET;
-	if (len <= budget) {
-		p->n = 1;
-		p->off[0] = 0;
-		p->len[0] = len;
-		return;
-	}
-	span = budget < page ? budget : page;
-	k = budget / span;
-	if (k > MAX_PROBES)
-		k = MAX_PROBES;
-	if (k < 2)
-		k = 2, span = budget / 2;
-	for (i = 0; i < k; i++) {
-		size_t off = (len - span) / (k - 1) * i;
-
-		p->off[i] = i + 1 == k ? len - span : off & ~(page - 1);
-		p->len[i] = span;
-	}
-	p->n = k;
-}
-
-/* ---- data helpers --------------------------------------------------------------------- */
-
-static void write_buffer(struct fp_ctx *ctx, enum fp_writer w)
-{
-	fp_pattern_fill(ctx->mem->buf, 0, ctx->mem->len, ctx->seed, w);
-}
-
-/* The unrelated data next to a sub-page buffer: written once, before fork. */
-static void write_neighbour(struct fp_ctx *ctx)
-{
-	if (ctx->mem->neighbour_len)
-		fp_pattern_fill(ctx->mem->neighbour, NEIGHBOUR_OFFSET, ctx->mem->neighbour_len,
-				ctx->seed, FP_PARENT_OLD);
-}
-
-/*
- * Check what @obs sees in its own mapping: @in_probe inside the probe spans, @outside
- * elsewhere. Records a MISMATCH with the diagnosis on the first bad view; true if all good.
- */
-static bool check_view(struct fp_ctx *ctx, enum fp_observer obs, const struct probes *p,
-		       enum fp_writer in_probe, enum fp_writer outside)
-{
-	struct fp_check in = {0}, out = {0};
-	const char *buf = ctx->mem->buf;
-	size_t page = ctx->mem->page_size < 4096 ? ctx->mem->page_size : 4096;
-	size_t pos = 0, i;
-	char text[400];
-
-	for (i = 0; i < p->n; i++) {
-		if (p->off[i] > pos)
-			fp_check_span(&out, buf + pos, pos, p->off[i] - pos, page, ctx->seed,
-				      outside);
-		fp_check_span(&in, buf + p->off[i], p->off[i], p->len[i], page, ctx->seed,
-			      in_probe);
-		pos = p->off[i] + p->len[i];
-	}
-	if (pos < ctx->mem->len)
-		fp_check_span(&out, buf + pos, pos, ctx->mem->len - pos, page, ctx->seed, outside);
-	ctx->out->pages_checked += in.pages + out.pages;
-	if (in.bad_pages) {
-		fp_fail(ctx, FP_STATUS_MISMATCH, "%s",
-			fp_check_diagnose(&in, obs, in_probe, text, sizeof(text)));
-		return false;
-	}
-	if (out.bad_pages) {
-		fp_fail(ctx, FP_STATUS_MISMATCH, "%s",
-			fp_check_diagnose(&out, obs, outside, text, sizeof(text)));
-		return false;
-	}
-	return true;
-}
-
-static const struct probes *whole_buffer(const struct fp_ctx *ctx, struct probes *p)
-{
-	p->n = 1;
-	p->off[0] = 0;
-	p->len[0] = ctx->mem->len;
-	return p;
-}
-
-/* The whole buffer must hold @w's data. */
-static bool check_all(struct fp_ctx *ctx, enum fp_observer obs, enum fp_writer w)
-{
-	struct probes all;
-
-	return check_view(ctx, obs, whole_buffer(ctx, &all), w, w);
-}
-
-static bool check_neighbour(struct fp_ctx *ctx, enum fp_observer obs)
-{
-	struct fp_check chk = {0};
-	char text[400];
-
-	if (!ctx->mem->neighbour_len)
-		return true;
-	fp_check_span(&chk, ctx->mem->neighbour, NEIGHBOUR_OFFSET, ctx->mem->neighbour_len,
-		      ctx->mem->neighbour_len, ctx->seed, FP_PARENT_OLD);
-	if (fp_check_ok(&chk))
-		return true;
-	fp_fail(ctx, FP_STATUS_MISMATCH, "unrelated data on the registered page: %s",
-		fp_check_diagnose(&chk, obs, FP_PARENT_OLD, text, sizeof(text)));
-	return false;
-}
-
-/* The device writes its data into every probe span. */
-static bool device_writes(struct fp_ctx *ctx, const struct probes *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n; i++) {
-		char *src = malloc(p->len[i]);
-		int err;
-
-		if (!src) {
-			fp_fail(ctx, FP_STATUS_ERROR, "out of memory for a %zu-byte source",
-				p->len[i]);
-			return false;
-		}
-		fp_pattern_fill(src, p->off[i], p->len[i], ctx->seed, FP_DEVICE);
-		err = fp_dev_dma_to_host(ctx->dev, p->off[i], src, p->len[i]);
-		free(src);
-		if (err) {
-			fp_fail(ctx, FP_STATUS_ERROR, "device write: %s", ctx->dev->error);
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The device reads every probe span; what it read must be @expected's data. */
-static bool device_reads(struct fp_ctx *ctx, const struct probes *p, enum fp_writer expected)
-{
-	struct fp_check chk = {0};
-	char text[400];
-	size_t i;
-
-	for (i = 0; i < p->n; i++) {
-		char *dst = malloc(p->len[i]);
-		int err;
-
-		if (!dst) {
-			fp_fail(ctx, FP_STATUS_ERROR, "out of memory for a %zu-byte sink",
-				p->len[i]);
-			return false;
-		}
-		err = fp_dev_dma_from_host(ctx->dev, p->off[i], dst, p->len[i]);
-		if (!err)
-			fp_check_span(&chk, dst, p->off[i], p->len[i], 4096, ctx->seed, expected);
-		free(dst);
-		if (err) {
-			fp_fail(ctx, FP_STATUS_ERROR, "device read: %s", ctx->dev->error);
-			return false;
-		}
-	}
-	ctx->out->pages_checked += chk.pages;
-	if (fp_check_ok(&chk))
-		return true;
-	fp_fail(ctx, FP_STATUS_MISMATCH, "%s",
-		fp_check_diagnose(&chk, FP_OBS_DEVICE, expected, text, sizeof(text)));
-	return false;
-}
-
-/* ---- children ------------------------------------------------------------------------- */
-
-enum msg_type { MSG_ACK = 1, MSG_REPORT };
-
-/* Fixed size below PIPE_BUF, so each write is atomic. */
-struct msg {
-	enum msg_type type;
-	enum fp_status status;
-	char reason[900];
-};
-
-struct child {
-	pid_t pid;
-	int go_w;      /* parent -> child: one byte per step */
-	int msg_r;     /* child -> parent: struct msg */
-	bool reported; /* a REPORT arrived */
-	struct msg report;
-};
-
-/* What a child process has: its ends of the pipes and its identity as a writer. */
-struct child_chan {
-	int go_r, msg_w;
-	enum fp_writer self;
-};
-
-typedef void (*child_fn)(struct fp_ctx *ctx, struct child_chan *ch);
-
-/* In the child: wait for the parent's next go. The parent gone means: stop now. */
-static void child_wait_go(struct child_chan *ch)
-{
-	char c;
-
-	if (fp_read_all(ch->go_r, &c, 1))
-		_exit(0);
-}
-
-static void child_ack(struct child_chan *ch)
-{
-	struct msg m = {.type = MSG_ACK};
-
-	if (fp_write_all(ch->msg_w, &m, sizeof(m)))
-		_exit(0);
-}
-
-/* In the child: send the outcome of its checks and exit. */
-static void __attribute__((noreturn)) child_exit(struct fp_ctx *ctx, struct child_chan *ch)
-{
-	struct msg m = {.type = MSG_REPORT, .status = ctx->out->status};
-
-	snprintf(m.reason, sizeof(m.reason), "%s", ctx->out->reason);
-	fp_write_all(ch->msg_w, &m, sizeof(m));
-	_exit(0);
-}
-
-/*
- * fork() a child that runs @fn as writer @self. A fork that fails for lack of huge pages is
- * a SKIP (the pool is too small for the copies early COW makes), anything else an ERROR.
- */
-static bool spawn_child(struct fp_ctx *ctx, struct child *c, child_fn fn, enum fp_writer self)
-{
-	int go[2], msg[2];
-
-	memset(c, 0, sizeof(*c));
-	c->pid = -1;
-	if (pipe2(go, O_CLOEXEC) || pipe2(msg, O_CLOEXEC)) {
-		fp_fail(ctx, FP_STATUS_ERROR, "pipe: %s", strerror(errno));
-		return false;
-	}
-	c->pid = fork();
-	if (c->pid < 0) {
-		int err = errno;
-
-		close(go[0]), close(go[1]), close(msg[0]), close(msg[1]);
-		if (err == ENOMEM && (ctx->mem_flags & FP_MEM_HUGETLB))
-			fp_fail(
-			    ctx, FP_STATUS_SKIP,
-			    "fork() failed with ENOMEM: too few free huge pages for the copies "
-			    "fork must make of pinned pages; reserve more (setup/hugetlb reserve)");
-		else
-			fp_fail(ctx, FP_STATUS_ERROR, "fork: %s", strerror(err));
-		return false;
-	}
-	if (c->pid == 0) {
-		struct fp_outcome out = {0};
-		struct child_chan ch = {.go_r = go[0], .msg_w = msg[1], .self = self};
-
-		close(go[1]);
-		close(msg[0]);
-		ctx->out = &out; /* the child's verdict travels in its REPORT */
-		fn(ctx, &ch);
-		child_exit(ctx, &ch);
-	}
-	close(go[0]);
-	close(msg[1]);
-	c->go_w = go[1];
-	c->msg_r = msg[0];
-	return true;
-}
-
-/* Read the child's next message; false when it died or did not answer in time. */
-static bool read_msg(struct fp_ctx *ctx, struct child *c, struct msg *m)
-{
-	if (c->reported || fp_wait_readable(c->msg_r, ctx->step_timeout_ms) <= 0)
-		return false;
-	if (fp_read_all(c->msg_r, m, sizeof(*m)))
-		return false;
-	if (m->type == MSG_REPORT) {
-		c->reported = true;
-		c->report = *m;
-	}
-	return true;
-}
-
-/* In the parent: wait for the child's ACK of its current step. */
-static bool child_wait_ack(struct fp_ctx *ctx, struct child *c)
-{
-	struct msg m;
-
-	return read_msg(ctx, c, &m) && m.type == MSG_ACK;
-}
-
-static void child_go(struct child *c)
-{
-	char go = 'g';
-
-	if (c->go_w >= 0)
-		fp_write_all(c->go_w, &go, 1);
-}
-
-/* Did the child die from a fault on memory the backend excluded from fork (DONTFORK)? */
-static bool expected_fault(struct fp_ctx *ctx, int status)
-{
-	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV && range_dontfork(ctx);
-}
-
-/*
- * In the parent: let the child finish (closing its go pipe releases every later wait), take
- * its REPORT and its exit status, and fold both into the case outcome.
- */
-static void child_finish(struct fp_ctx *ctx, struct child *c, const char *who)
-{
-	struct msg m;
-	int status = 0;
-
-	if (c->pid <= 0)
-		return;
-	child_go(c); /* a child waiting for its last go may now check and report */
-	close(c->go_w);
-	c->go_w = -1;
-	while (!c->reported && read_msg(ctx, c, &m))
-		;
-	close(c->msg_r);
-	if (!c->reported)
-		kill(c->pid, SIGKILL); /* no answer in time: it will not give one */
-	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	c->pid = -1;
-	if (expected_fault(ctx, status)) {
-		fp_note(ctx,
-			"%s got SIGSEGV touching the registered range: it is MADV_DONTFORK "
-			"(expected with fork-init)%s",
-			who,
-			ctx->mem->neighbour_len
-			    ? "; unrelated data on that page is gone in the child"
-			    : "");
-		return;
-	}
-	if (c->reported && c->report.status != FP_STATUS_PASS) {
-		fp_fail(ctx, c->report.status, "%s: %s", who, c->report.reason);
-		return;
-	}
-	if (WIFSIGNALED(status))
-		fp_fail(ctx, FP_STATUS_ERROR, "%s died from signal %d (%s)", who, WTERMSIG(status),
-			strsignal(WTERMSIG(status)));
-	else if (!c->reported)
-		fp_fail(ctx, FP_STATUS_ERROR, "%s %s", who,
-			WIFEXITED(status) ? "exited without reporting its checks"
-					  : "did not report in time");
-}
+#define MANY_CHILDREN 4
+#define TRUE_BINARY   "/bin/true"
 
 /* ---- children's parts ------------------------------------------------------------------ */
 
 /* What a child must see after the parent wrote @parent_last and the device wrote into the
  * probes: its own pre-fork copy when private, the latest data when shared. */
-static void child_check_after_dma(struct fp_ctx *ctx, const struct probes *p,
+static void child_check_after_dma(struct fp_ctx *ctx, const struct fp_probes *p,
 				  enum fp_writer private_view, enum fp_writer parent_last)
 {
-	if (is_shared(ctx))
-		check_view(ctx, FP_OBS_CHILD, p, FP_DEVICE, parent_last);
+	if (fp_is_shared(ctx))
+		fp_check_view(ctx, FP_OBS_CHILD, p, FP_DEVICE, parent_last);
 	else
-		check_view(ctx, FP_OBS_CHILD, p, private_view, private_view);
+		fp_check_view(ctx, FP_OBS_CHILD, p, private_view, private_view);
 }
 
 /* Write the whole buffer as itself, then exit. */
-static void child_write_exit(struct fp_ctx *ctx, struct child_chan *ch)
+static void child_write_exit(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
-	check_neighbour(ctx, FP_OBS_CHILD);
-	write_buffer(ctx, ch->self);
+	(void)arg;
+	fp_check_neighbour(ctx, FP_OBS_CHILD);
+	fp_write_buffer(ctx, ch->self);
 }
 
-/* Stay alive through the parent's writes and the DMA, then check the own view. The
- * expectation for the view arrives through ctx fields set before the fork. */
+/* What a child that waits through the DMA must see: the parent's argument to it. */
 struct view_plan {
-	struct probes probes;
+	struct fp_probes probes;
 	enum fp_writer parent_last; /* what the parent wrote last outside the probes */
-	enum fp_writer own;	    /* what this child wrote itself, or FP_PARENT_OLD */
 	bool write_first;	    /* the child writes its pattern before acking */
 };
 
-static struct view_plan plan; /* set by the parent before fork; each child has a copy */
-
-static void child_wait_check(struct fp_ctx *ctx, struct child_chan *ch)
+/* Stay alive through the parent's writes and the DMA (@arg: a struct view_plan), then check
+ * the own view. */
+static void child_wait_check(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
-	enum fp_writer own = plan.write_first ? ch->self : FP_PARENT_OLD;
+	const struct view_plan *plan = arg;
+	enum fp_writer own = plan->write_first ? ch->self : FP_PARENT_OLD;
 
-	check_neighbour(ctx, FP_OBS_CHILD);
-	if (plan.write_first)
-		write_buffer(ctx, ch->self);
-	child_ack(ch);
-	child_wait_go(ch);
-	child_check_after_dma(ctx, &plan.probes, own, plan.parent_last);
+	fp_check_neighbour(ctx, FP_OBS_CHILD);
+	if (plan->write_first)
+		fp_write_buffer(ctx, ch->self);
+	fp_child_ack(ch);
+	fp_child_wait_go(ch);
+	child_check_after_dma(ctx, &plan->probes, own, plan->parent_last);
 }
 
-/* Ack readiness, write the whole buffer on go, ack, and check the own writes survive. */
-static void child_write_after_go(struct fp_ctx *ctx, struct child_chan *ch)
+/* Check the unrelated data next to the buffer, ack readiness, write the whole buffer on go,
+ * ack, and check the own writes survive. */
+static void child_write_after_go(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
-	child_ack(ch);
-	child_wait_go(ch);
-	write_buffer(ctx, ch->self);
-	child_ack(ch);
-	child_wait_go(ch);
-	check_all(ctx, FP_OBS_CHILD, ch->self);
+	(void)arg;
+	fp_check_neighbour(ctx, FP_OBS_CHILD);
+	fp_child_ack(ch);
+	fp_child_wait_go(ch);
+	fp_write_buffer(ctx, ch->self);
+	fp_child_ack(ch);
+	fp_child_wait_go(ch);
+	fp_check_all(ctx, FP_OBS_CHILD, ch->self);
 }
+
+static void parent_writes_then_dma(struct fp_ctx *ctx);
 
 /* ---- the scenarios ----------------------------------------------------------------------- */
-
-/* Register, write the pre-fork data, and find out whether fork will pass the range on. */
-static bool prologue(struct fp_ctx *ctx)
-{
-	int err = fp_dev_register(ctx->dev, ctx->mem->buf, ctx->mem->len, ctx->access);
-
-	if (err) {
-		fp_fail(ctx,
-			err == -ENODEV || err == -EOPNOTSUPP ? FP_STATUS_SKIP : FP_STATUS_ERROR,
-			"register: %s", ctx->dev->error);
-		return false;
-	}
-	write_buffer(ctx, FP_PARENT_OLD);
-	write_neighbour(ctx);
-	return true;
-}
 
 /*
  * child-writes: the child writes the whole buffer and exits; then the device writes.
@@ -535,39 +101,59 @@ static bool prologue(struct fp_ctx *ctx)
  */
 static void scenario_child_writes(struct fp_ctx *ctx)
 {
-	struct probes p;
-	struct child c;
+	struct fp_probes p;
+	struct fp_child c;
 
-	if (!prologue(ctx) || !spawn_child(ctx, &c, child_write_exit, FP_CHILD))
+	if (!fp_prologue(ctx) || !fp_child_spawn(ctx, &c, child_write_exit, FP_CHILD, NULL))
 		return;
-	child_finish(ctx, &c, "child");
-	if (failed(ctx) ||
-	    !check_all(ctx, FP_OBS_PARENT, shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD))
+	fp_child_finish(ctx, &c, "child");
+	if (fp_failed(ctx) ||
+	    !fp_check_all(ctx, FP_OBS_PARENT,
+			  fp_shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD))
 		return;
-	plan_probes(ctx, &p);
-	if (device_writes(ctx, &p))
-		check_view(ctx, FP_OBS_PARENT, &p, FP_DEVICE,
-			   shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD);
+	fp_probes_plan(ctx, &p);
+	if (fp_device_writes(ctx, &p))
+		fp_check_view(ctx, FP_OBS_PARENT, &p, FP_DEVICE,
+			      fp_shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD);
+}
+
+/*
+ * child-writes-parent-writes: the child writes the whole buffer and exits, then the parent
+ * writes, then the device writes. child-writes cannot lose DMA (the child's own write copies
+ * the page away from the parent); this one can: without early COW the parent's page stayed
+ * write-protected after fork, and its write fault copies the pinned page away (refcount > 1)
+ * even though the child is gone. Failure: "device wrote into a page the parent no longer maps".
+ */
+static void scenario_child_writes_parent_writes(struct fp_ctx *ctx)
+{
+	struct fp_child c;
+
+	if (!fp_prologue(ctx) || !fp_child_spawn(ctx, &c, child_write_exit, FP_CHILD, NULL))
+		return;
+	fp_child_finish(ctx, &c, "child");
+	if (!fp_failed(ctx) &&
+	    fp_check_all(ctx, FP_OBS_PARENT,
+			 fp_shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD))
+		parent_writes_then_dma(ctx);
 }
 
 /* The parent's half of parent-writes and child-alive: DMA while the child lives. */
 static void dma_with_child_alive(struct fp_ctx *ctx, bool parent_writes)
 {
 	enum fp_writer parent_last = parent_writes ? FP_PARENT_NEW : FP_PARENT_OLD;
-	struct child c;
+	struct view_plan plan = {.parent_last = parent_last};
+	struct fp_child c;
 
-	plan_probes(ctx, &plan.probes);
-	plan.parent_last = parent_last;
-	plan.write_first = false;
-	if (!spawn_child(ctx, &c, child_wait_check, FP_CHILD))
+	fp_probes_plan(ctx, &plan.probes);
+	if (!fp_child_spawn(ctx, &c, child_wait_check, FP_CHILD, &plan))
 		return;
-	child_wait_ack(ctx, &c);
+	fp_child_wait_ack(ctx, &c);
 	if (parent_writes)
-		write_buffer(ctx, FP_PARENT_NEW);
-	if (device_writes(ctx, &plan.probes))
-		check_view(ctx, FP_OBS_PARENT, &plan.probes, FP_DEVICE, parent_last);
-	child_go(&c);
-	child_finish(ctx, &c, "child");
+		fp_write_buffer(ctx, FP_PARENT_NEW);
+	if (fp_device_writes(ctx, &plan.probes))
+		fp_check_view(ctx, FP_OBS_PARENT, &plan.probes, FP_DEVICE, parent_last);
+	fp_child_go(&c);
+	fp_child_finish(ctx, &c, "child");
 }
 
 /*
@@ -577,7 +163,7 @@ static void dma_with_child_alive(struct fp_ctx *ctx, bool parent_writes)
  */
 static void scenario_parent_writes(struct fp_ctx *ctx)
 {
-	if (prologue(ctx))
+	if (fp_prologue(ctx))
 		dma_with_child_alive(ctx, true);
 }
 
@@ -587,7 +173,7 @@ static void scenario_parent_writes(struct fp_ctx *ctx)
  */
 static void scenario_child_alive(struct fp_ctx *ctx)
 {
-	if (prologue(ctx))
+	if (fp_prologue(ctx))
 		dma_with_child_alive(ctx, false);
 }
 
@@ -598,31 +184,31 @@ static void scenario_child_alive(struct fp_ctx *ctx)
  */
 static void scenario_device_reads(struct fp_ctx *ctx)
 {
-	struct probes p;
-	struct child c;
+	struct fp_probes p;
+	struct fp_child c;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
-	plan_probes(ctx, &p);
-	if (!spawn_child(ctx, &c, child_write_after_go, FP_CHILD))
+	fp_probes_plan(ctx, &p);
+	if (!fp_child_spawn(ctx, &c, child_write_after_go, FP_CHILD, NULL))
 		return;
-	child_wait_ack(ctx, &c);
-	write_buffer(ctx, FP_PARENT_NEW);
-	child_go(&c); /* the child writes now */
-	child_wait_ack(ctx, &c);
-	device_reads(ctx, &p, shared_with_children(ctx) ? FP_CHILD : FP_PARENT_NEW);
-	child_finish(ctx, &c, "child");
+	fp_child_wait_ack(ctx, &c);
+	fp_write_buffer(ctx, FP_PARENT_NEW);
+	fp_child_go(&c); /* the child writes now */
+	fp_child_wait_ack(ctx, &c);
+	fp_device_reads(ctx, &p, fp_shared_with_children(ctx) ? FP_CHILD : FP_PARENT_NEW);
+	fp_child_finish(ctx, &c, "child");
 }
 
 /* The parent writes after fork, the device writes, the parent checks: shared tail. */
 static void parent_writes_then_dma(struct fp_ctx *ctx)
 {
-	struct probes p;
+	struct fp_probes p;
 
-	plan_probes(ctx, &p);
-	write_buffer(ctx, FP_PARENT_NEW);
-	if (device_writes(ctx, &p))
-		check_view(ctx, FP_OBS_PARENT, &p, FP_DEVICE, FP_PARENT_NEW);
+	fp_probes_plan(ctx, &p);
+	fp_write_buffer(ctx, FP_PARENT_NEW);
+	if (fp_device_writes(ctx, &p))
+		fp_check_view(ctx, FP_OBS_PARENT, &p, FP_DEVICE, FP_PARENT_NEW);
 }
 
 static void check_true_exit(struct fp_ctx *ctx, int status, const char *how)
@@ -645,7 +231,7 @@ static void scenario_fork_exec(struct fp_ctx *ctx)
 	char *const argv[] = {TRUE_BINARY, NULL};
 	pid_t pid;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
 	pid = fork();
 	if (pid < 0) {
@@ -670,7 +256,7 @@ static void scenario_posix_spawn(struct fp_ctx *ctx)
 	pid_t pid;
 	int err;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
 	err = posix_spawn(&pid, TRUE_BINARY, NULL, NULL, argv, environ);
 	if (err) {
@@ -688,56 +274,58 @@ static void scenario_posix_spawn(struct fp_ctx *ctx)
  */
 static void scenario_many_children(struct fp_ctx *ctx)
 {
-	struct child c[MANY_CHILDREN];
+	struct view_plan plan = {.parent_last = FP_PARENT_NEW, .write_first = true};
+	struct fp_child c[MANY_CHILDREN];
 	size_t n = 0, i;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
-	plan_probes(ctx, &plan.probes);
-	plan.parent_last = FP_PARENT_NEW;
-	plan.write_first = true;
+	fp_probes_plan(ctx, &plan.probes);
 	/* One at a time, so on shared memory the last child's data is the known last write. */
 	for (; n < MANY_CHILDREN; n++) {
-		if (!spawn_child(ctx, &c[n], child_wait_check, (enum fp_writer)(FP_CHILD + n)))
+		if (!fp_child_spawn(ctx, &c[n], child_wait_check, (enum fp_writer)(FP_CHILD + n),
+				    &plan))
 			break;
-		child_wait_ack(ctx, &c[n]);
+		fp_child_wait_ack(ctx, &c[n]);
 	}
 	if (n == MANY_CHILDREN &&
-	    check_all(ctx, FP_OBS_PARENT,
-		      shared_with_children(ctx) ? FP_CHILD + MANY_CHILDREN - 1 : FP_PARENT_OLD))
+	    fp_check_all(ctx, FP_OBS_PARENT,
+			 fp_shared_with_children(ctx) ? FP_CHILD + MANY_CHILDREN - 1
+						      : FP_PARENT_OLD))
 		parent_writes_then_dma(ctx);
 	for (i = 0; i < n; i++) {
 		char who[32];
 
 		snprintf(who, sizeof(who), "child %zu", i);
-		child_go(&c[i]);
-		child_finish(ctx, &c[i], who);
+		fp_child_go(&c[i]);
+		fp_child_finish(ctx, &c[i], who);
 	}
 }
 
 /* The child of nested: fork a grandchild that writes and stays, then wait like the others. */
-static void child_with_grandchild(struct fp_ctx *ctx, struct child_chan *ch)
+static void child_with_grandchild(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
 {
-	struct child gc;
+	const struct view_plan *plan = arg;
+	struct view_plan grandchild_plan = *plan;
+	struct fp_child gc;
 	struct fp_outcome own = {0}, *mine = ctx->out;
 
-	plan.write_first = true;
-	if (!spawn_child(ctx, &gc, child_wait_check, FP_GRANDCHILD))
+	grandchild_plan.write_first = true;
+	if (!fp_child_spawn(ctx, &gc, child_wait_check, FP_GRANDCHILD, &grandchild_plan))
 		return;
-	child_wait_ack(ctx, &gc);
+	fp_child_wait_ack(ctx, &gc);
 	/* The grandchild's writes must not show in this child (unless the memory is shared). */
-	check_all(ctx, FP_OBS_CHILD, is_shared(ctx) ? FP_GRANDCHILD : FP_PARENT_OLD);
-	child_ack(ch);
-	child_wait_go(ch);
+	fp_check_all(ctx, FP_OBS_CHILD, fp_is_shared(ctx) ? FP_GRANDCHILD : FP_PARENT_OLD);
+	fp_child_ack(ch);
+	fp_child_wait_go(ch);
 	/* Check this child's view before the grandchild's check, then fold its report in. */
 	ctx->out = &own;
-	plan.write_first = false;
-	child_check_after_dma(ctx, &plan.probes, FP_PARENT_OLD, plan.parent_last);
+	child_check_after_dma(ctx, &plan->probes, FP_PARENT_OLD, plan->parent_last);
 	ctx->out = mine;
 	if (own.status != FP_STATUS_PASS)
 		fp_fail(ctx, own.status, "%s", own.reason);
-	child_go(&gc);
-	child_finish(ctx, &gc, "grandchild");
+	fp_child_go(&gc);
+	fp_child_finish(ctx, &gc, "grandchild");
 }
 
 /*
@@ -746,90 +334,136 @@ static void child_with_grandchild(struct fp_ctx *ctx, struct child_chan *ch)
  */
 static void scenario_nested(struct fp_ctx *ctx)
 {
-	struct child c;
+	struct view_plan plan = {.parent_last = FP_PARENT_NEW};
+	struct fp_child c;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
-	plan_probes(ctx, &plan.probes);
-	plan.parent_last = FP_PARENT_NEW;
-	if (!spawn_child(ctx, &c, child_with_grandchild, FP_CHILD))
+	fp_probes_plan(ctx, &plan.probes);
+	if (!fp_child_spawn(ctx, &c, child_with_grandchild, FP_CHILD, &plan))
 		return;
-	child_wait_ack(ctx, &c);
-	if (!failed(ctx) && check_all(ctx, FP_OBS_PARENT,
-				      shared_with_children(ctx) ? FP_GRANDCHILD : FP_PARENT_OLD))
+	fp_child_wait_ack(ctx, &c);
+	if (!fp_failed(ctx) &&
+	    fp_check_all(ctx, FP_OBS_PARENT,
+			 fp_shared_with_children(ctx) ? FP_GRANDCHILD : FP_PARENT_OLD))
 		parent_writes_then_dma(ctx);
-	child_go(&c);
-	child_finish(ctx, &c, "child");
+	fp_child_go(&c);
+	fp_child_finish(ctx, &c, "child");
 }
 
-/* The child of in-flight: write outside the queued span, then check the own view. */
-static void child_in_flight(struct fp_ctx *ctx, struct child_chan *ch)
+/* Where the child of in-flight writes: from the first page boundary (of the memory type's
+ * page size) after the queued span, so its write never copies the queued span's page away. */
+static size_t in_flight_child_start(const struct fp_ctx *ctx, const struct fp_probes *queued)
 {
-	const struct probes *p = &plan.probes;
-	char *buf = ctx->mem->buf;
-	size_t end = p->off[0] + p->len[0];
+	size_t end = queued->off[0] + queued->len[0], page = ctx->mem->page_size;
+	size_t start = (end + page - 1) / page * page;
 
-	check_neighbour(ctx, FP_OBS_CHILD);
-	fp_pattern_fill(buf + end, end, ctx->mem->len - end, ctx->seed, ch->self);
-	child_ack(ch);
-	child_wait_go(ch);
-	check_view(ctx, FP_OBS_CHILD, p, is_shared(ctx) ? FP_DEVICE : FP_PARENT_OLD, ch->self);
+	return start < ctx->mem->len ? start : ctx->mem->len;
 }
 
-/* Queue a device write of the device's data into the plan's single span. */
-static bool queue_device_write(struct fp_ctx *ctx, const struct probes *p)
+/*
+ * A private child's copy of the queued span must not change after fork: @at_fork is what it
+ * held when the child first looked. A page that changed since was written by the device
+ * into a page the child maps.
+ */
+static void check_unchanged_since_fork(struct fp_ctx *ctx, const char *at_fork, size_t len)
 {
-	char *src = malloc(p->len[0]);
-	int err;
+	const char *buf = ctx->mem->buf;
+	size_t off;
 
-	if (!src) {
-		fp_fail(ctx, FP_STATUS_ERROR, "out of memory");
-		return false;
+	for (off = 0; off < len; off += 4096) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+
+		if (!memcmp(at_fork + off, buf + off, n))
+			continue;
+		if (fp_check_range(ctx, FP_OBS_CHILD, off, n, FP_PARENT_OLD))
+			fp_fail(ctx, FP_STATUS_MISMATCH,
+				"child: the queued span changed after fork at offset 0x%zx: the "
+				"child maps the pinned page",
+				off);
+		return;
 	}
-	fp_pattern_fill(src, p->off[0], p->len[0], ctx->seed, FP_DEVICE);
-	err = fp_dev_dma_to_host_start(ctx->dev, p->off[0], src, p->len[0]);
-	free(src);
-	if (err)
-		fp_fail(ctx, FP_STATUS_ERROR, "queue device write: %s", ctx->dev->error);
-	return !err;
+}
+
+/*
+ * The child of in-flight: note its view of the queued span at fork, write from the next page
+ * boundary, then check. The span may hold the pre-fork data or the device's, page by page:
+ * the transfer may have landed before fork copied the page for the child, so either order is
+ * correct. What must not happen is a change after fork (the device writing into a page the
+ * child maps); whether the device wrote where it must is the parent's check.
+ */
+static void child_in_flight(struct fp_ctx *ctx, struct fp_child_chan *ch, const void *arg)
+{
+	static const enum fp_writer either[] = {FP_PARENT_OLD, FP_DEVICE};
+	const struct fp_probes *p = arg;
+	size_t end = p->off[0] + p->len[0], start = in_flight_child_start(ctx, p), torn = 0;
+	char *at_fork = fp_is_shared(ctx) ? NULL : malloc(end);
+
+	if (at_fork)
+		memcpy(at_fork, ctx->mem->buf, end);
+	fp_check_neighbour(ctx, FP_OBS_CHILD);
+	fp_pattern_fill((char *)ctx->mem->buf + start, start, ctx->mem->len - start, ctx->seed,
+			ch->self);
+	fp_child_ack(ch);
+	fp_child_wait_go(ch);
+	if (fp_is_shared(ctx))
+		fp_check_range(ctx, FP_OBS_CHILD, 0, end, FP_DEVICE);
+	else if (fp_check_words_among(ctx, FP_OBS_CHILD, 0, end, either, 2, &torn) && at_fork)
+		check_unchanged_since_fork(ctx, at_fork, end);
+	free(at_fork);
+	if (!fp_failed(ctx) && fp_check_range(ctx, FP_OBS_CHILD, end, start - end, FP_PARENT_OLD))
+		fp_check_range(ctx, FP_OBS_CHILD, start, ctx->mem->len - start, ch->self);
+}
+
+/* The parent's view after the queued write: the device's data in the span, the rest as the
+ * parent left it (or the child's writes, on shared memory). */
+static void parent_check_in_flight(struct fp_ctx *ctx, const struct fp_probes *queued)
+{
+	size_t end = queued->off[0] + queued->len[0], start = in_flight_child_start(ctx, queued);
+
+	if (fp_check_range(ctx, FP_OBS_PARENT, 0, end, FP_DEVICE) &&
+	    fp_check_range(ctx, FP_OBS_PARENT, end, start - end, FP_PARENT_OLD))
+		fp_check_range(ctx, FP_OBS_PARENT, start, ctx->mem->len - start,
+			       fp_shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD);
 }
 
 /*
  * in-flight: fork while a device write is queued; the child writes the rest of the buffer
- * while the transfer is pending. The device's data must land in the parent's page, whichever
- * order the fork and the transfer take, and never in the child's private copy.
+ * (from the next page) while the transfer is pending. The device's data must land in the
+ * parent's page, whichever order the fork and the transfer take, and never in a page only
+ * the child maps.
  */
 static void scenario_in_flight(struct fp_ctx *ctx)
 {
 	const struct fp_limits *lim = &ctx->dev->be->limits;
 	size_t span = ctx->mem->len / 2;
-	struct child c;
+	struct fp_probes queued;
+	struct fp_child c;
 	int err;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
 	if (span > lim->max_transfer)
 		span = lim->max_transfer;
 	if (lim->align > 1)
 		span -= span % lim->align;
-	plan.probes.n = 1;
-	plan.probes.off[0] = 0;
-	plan.probes.len[0] = span;
-	if (!queue_device_write(ctx, &plan.probes))
+	queued.n = 1;
+	queued.off[0] = 0;
+	queued.len[0] = span;
+	if (!fp_device_write_queue(ctx, &queued))
 		return;
-	if (!spawn_child(ctx, &c, child_in_flight, FP_CHILD)) {
+	if (!fp_child_spawn(ctx, &c, child_in_flight, FP_CHILD, &queued)) {
 		fp_dev_dma_wait(ctx->dev);
 		return;
 	}
-	child_wait_ack(ctx, &c);
+	fp_child_wait_ack(ctx, &c);
 	err = fp_dev_dma_wait(ctx->dev);
 	if (err)
 		fp_fail(ctx, FP_STATUS_ERROR, "device write: %s", ctx->dev->error);
 	else
-		check_view(ctx, FP_OBS_PARENT, &plan.probes, FP_DEVICE,
-			   shared_with_children(ctx) ? FP_CHILD : FP_PARENT_OLD);
-	child_go(&c);
-	child_finish(ctx, &c, "child");
+		parent_check_in_flight(ctx, &queued);
+	fp_child_go(&c);
+	fp_child_finish(ctx, &c, "child");
 }
 
 /* Take every free huge page of @page_size; the mapping, or NULL when none was free. */
@@ -847,20 +481,53 @@ static void *exhaust_hugetlb_pool(size_t page_size, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Surplus huge pages of @page_size the kernel may still allocate beyond the pool
+ * (nr_overcommit_hugepages - surplus_hugepages of that size). */
+static unsigned long hugetlb_surplus_room(size_t page_size)
+{
+	unsigned long overcommit = 0, surplus = 0;
+	char path[128];
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB/nr_overcommit_hugepages",
+		 page_size / 1024);
+	fp_read_ulong(path, &overcommit);
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/surplus_hugepages",
+		 page_size / 1024);
+	fp_read_ulong(path, &surplus);
+	return overcommit > surplus ? overcommit - surplus : 0;
+}
+
+/* The parent of a fork that succeeded with an empty pool: is that a verdict already? */
+static void judge_pool_empty_fork(struct fp_ctx *ctx, unsigned long room)
+{
+	if (room)
+		fp_note(ctx,
+			"fork() succeeded with an empty pool: %lu surplus huge page(s) allowed "
+			"(nr_overcommit_hugepages), so the copy may be a surplus page",
+			room);
+	else
+		fp_fail(ctx, FP_STATUS_MISMATCH,
+			"fork() succeeded with no free and no surplus huge page: early COW of the "
+			"pinned huge page needs a new page, so the kernel shared the pinned page "
+			"with the child (hugetlb early COW: 4eae4efa2c29, 5.12)");
+}
+
 /*
  * hugetlb-pool-empty: pinned hugetlb memory, the pool exhausted, then fork. Early COW must
- * copy the pinned page for the child and cannot: the kernel should fail fork() with ENOMEM
- * (which surprises applications) rather than share the pinned page. If fork succeeds, the
- * parent-writes check decides whether the kernel shared the page.
+ * copy the pinned page for the child and cannot: the kernel must fail fork() with ENOMEM
+ * (which surprises applications: noted) rather than share the pinned page. A fork that
+ * succeeds with no free and no surplus page (vm.nr_overcommit_hugepages) FAILs; with
+ * surplus room the copy may be a surplus page, and the parent-writes check decides.
  */
 static void scenario_hugetlb_pool_empty(struct fp_ctx *ctx)
 {
-	unsigned long overcommit = 0;
+	unsigned long room;
 	size_t hog_len;
 	void *hog;
 	pid_t pid;
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
 	hog = exhaust_hugetlb_pool(ctx->mem->page_size, &hog_len);
 	if (fp_hugetlb_free_pages(ctx->mem->page_size)) {
@@ -868,7 +535,7 @@ static void scenario_hugetlb_pool_empty(struct fp_ctx *ctx)
 			fp_hugetlb_free_pages(ctx->mem->page_size));
 		goto unmap_hog;
 	}
-	fp_read_ulong("/proc/sys/vm/nr_overcommit_hugepages", &overcommit);
+	room = hugetlb_surplus_room(ctx->mem->page_size);
 	pid = fork();
 	if (pid < 0 && errno == ENOMEM) {
 		fp_note(ctx,
@@ -884,8 +551,7 @@ static void scenario_hugetlb_pool_empty(struct fp_ctx *ctx)
 		pause(); /* stay mapped until the parent is done */
 		_exit(0);
 	}
-	fp_note(ctx, "fork() succeeded with an empty pool (vm.nr_overcommit_hugepages=%lu)",
-		overcommit);
+	judge_pool_empty_fork(ctx, room);
 	parent_writes_then_dma(ctx);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -906,14 +572,14 @@ static void scenario_control_dontneed(struct fp_ctx *ctx)
 	uintptr_t end = ((uintptr_t)ctx->mem->buf + ctx->mem->len + ctx->mem->page_size - 1) &
 			~(ctx->mem->page_size - 1);
 
-	if (!prologue(ctx))
+	if (!fp_prologue(ctx))
 		return;
 	if (madvise((void *)start, end - start, MADV_DONTNEED)) {
 		fp_fail(ctx, errno == EINVAL ? FP_STATUS_SKIP : FP_STATUS_ERROR,
 			"madvise(MADV_DONTNEED) on this memory type: %s", strerror(errno));
 		return;
 	}
-	write_neighbour(ctx); /* sub-page: the neighbours lost their data too */
+	fp_write_neighbour(ctx); /* sub-page: the neighbours lost their data too */
 	parent_writes_then_dma(ctx);
 }
 
@@ -925,6 +591,10 @@ const struct fp_scenario fp_scenarios[] = {
     {.name = "child-writes",
      .summary = "child writes and exits, then the device writes",
      .run = scenario_child_writes,
+     .needs_caps = FP_CAP_DMA_TO_HOST},
+    {.name = "child-writes-parent-writes",
+     .summary = "child writes and exits, the parent writes, then the device writes",
+     .run = scenario_child_writes_parent_writes,
      .needs_caps = FP_CAP_DMA_TO_HOST},
     {.name = "parent-writes",
      .summary = "parent writes after fork (child alive), then the device writes",
@@ -969,6 +639,62 @@ const struct fp_scenario fp_scenarios[] = {
      .run = scenario_hugetlb_pool_empty,
      .needs_caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST,
      .mem_needs = FP_MEM_HUGETLB,
+     .mem_avoid = FP_MEM_SHARED},
+    /* The hazards (hazards.c): pins that meet COW-shared or write-protected pages. */
+    {.name = "pin-after-fork",
+     .summary = "register while a child shares the pages (R/W); write, DMA both ways",
+     .run = fp_scenario_pin_after_fork,
+     .needs_caps = FP_CAP_PINS,
+     .mem_avoid = FP_MEM_SHARED},
+    {.name = "pin-after-fork-ro",
+     .summary = "register read-only while a child shares the pages; the device reads",
+     .run = fp_scenario_pin_after_fork,
+     .needs_caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN,
+     .mem_avoid = FP_MEM_SHARED,
+     .access = FP_ACCESS_READ_ONLY},
+    {.name = "pin-previously-shared",
+     .summary = "register after a child that shared the pages exited (R/W)",
+     .run = fp_scenario_pin_previously_shared,
+     .needs_caps = FP_CAP_PINS,
+     .mem_avoid = FP_MEM_SHARED},
+    {.name = "pin-previously-shared-ro",
+     .summary = "register read-only after a child that shared the pages exited",
+     .run = fp_scenario_pin_previously_shared,
+     .needs_caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN,
+     .mem_avoid = FP_MEM_SHARED,
+     .access = FP_ACCESS_READ_ONLY},
+    {.name = "reprotect",
+     .summary = "mprotect read-only and back after registration, then write and DMA",
+     .run = fp_scenario_reprotect,
+     .needs_caps = FP_CAP_PINS},
+    {.name = "reprotect-softdirty",
+     .summary = "clear soft-dirty (clear_refs 4) after registration, then write and DMA",
+     .run = fp_scenario_reprotect_softdirty,
+     .needs_caps = FP_CAP_PINS},
+    {.name = "reprotect-uffd-wp",
+     .summary = "userfaultfd write-protect on and off after registration, write, DMA",
+     .run = fp_scenario_reprotect_uffd_wp,
+     .needs_caps = FP_CAP_PINS},
+    {.name = "wipeonfork",
+     .summary = "MADV_WIPEONFORK on the registered range: the child sees zeros",
+     .run = fp_scenario_wipeonfork,
+     .needs_caps = FP_CAP_PINS,
+     .mem_avoid = FP_MEM_SHARED | FP_MEM_SUBPAGE | FP_MEM_FILE},
+    {.name = "threaded-fork",
+     .summary = "a thread writes the buffer while the main thread forks; device writes",
+     .run = fp_scenario_threaded_fork,
+     .needs_caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST,
+     .mem_avoid = FP_MEM_SHARED | FP_MEM_SUBPAGE},
+    {.name = "pageout",
+     .summary = "MADV_PAGEOUT after registration, then fork, write and DMA",
+     .run = fp_scenario_pageout,
+     .needs_caps = FP_CAP_PINS,
+     .mem_avoid = FP_MEM_SHARED},
+    {.name = "collapse",
+     .summary = "MADV_COLLAPSE of a registered THP, then fork, write and DMA",
+     .run = fp_scenario_collapse,
+     .needs_caps = FP_CAP_PINS,
+     .mem_needs = FP_MEM_THP,
      .mem_avoid = FP_MEM_SHARED},
     {.name = "control-dontneed",
      .summary = "negative control: MADV_DONTNEED after registration",

@@ -5,7 +5,9 @@
  * registration) with PIN_LONGTERM_TEST_START and copies the pinned pages to user space with
  * PIN_LONGTERM_TEST_READ: a "device read" of exactly the pages pinned at registration, as
  * the kernel's tools/testing/selftests/mm/cow.c uses it. It only reads, so it runs the
- * device-reads scenarios, including the read-only pin.
+ * device-reads scenarios, including the read-only pin. guptest-fast pins through GUP-fast
+ * (pin_user_pages_fast, PIN_LONGTERM_TEST_FLAG_USE_FAST): the lockless path that races with
+ * fork (57efa1fe5957) and must refuse pages it may not pin R/O (a7f226604170).
  *
  * The pin state is global in the kernel (one pin at a time, any process); closing the file
  * drops it, so each case opens its own and the runner's one-case-at-a-time order suffices.
@@ -35,6 +37,7 @@ struct guptest_pin_longterm {
 #define GUPTEST_PIN_LONGTERM_STOP	_IO('g', 8)
 #define GUPTEST_PIN_LONGTERM_READ	_IOW('g', 9, __u64)
 #define GUPTEST_PIN_LONGTERM_FLAG_WRITE 1
+#define GUPTEST_PIN_LONGTERM_FLAG_FAST	2 /* pin_user_pages_fast(): the lockless GUP-fast path */
 
 #define GUPTEST_PATH	     "/sys/kernel/debug/gup_test"
 #define GUPTEST_MAX_REGISTER (64ul << 20)
@@ -114,7 +117,8 @@ static int guptest_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_acces
 	pin = (struct guptest_pin_longterm){
 	    .addr = (uintptr_t)r->map,
 	    .size = r->map_len,
-	    .flags = access == FP_ACCESS_READ_ONLY ? 0 : GUPTEST_PIN_LONGTERM_FLAG_WRITE,
+	    .flags = (access == FP_ACCESS_READ_ONLY ? 0 : GUPTEST_PIN_LONGTERM_FLAG_WRITE) |
+		     (dev->be == &fp_guptest_fast_backend ? GUPTEST_PIN_LONGTERM_FLAG_FAST : 0),
 	};
 	if (ioctl(st->fd, GUPTEST_PIN_LONGTERM_START, &pin)) {
 		int err = errno;
@@ -122,8 +126,10 @@ static int guptest_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_acces
 		free(r->copy);
 		free(r);
 		return fp_dev_error(
-		    dev, -err, "PIN_LONGTERM_TEST_START(%p, %zu bytes, %s): %s%s", (void *)start,
-		    (size_t)pin.size, pin.flags ? "write" : "read-only", strerror(err),
+		    dev, -err, "PIN_LONGTERM_TEST_START(%p, %zu bytes, %s%s): %s%s", (void *)start,
+		    (size_t)pin.size,
+		    pin.flags & GUPTEST_PIN_LONGTERM_FLAG_WRITE ? "write" : "read-only",
+		    pin.flags & GUPTEST_PIN_LONGTERM_FLAG_FAST ? ", fast" : "", strerror(err),
 		    err == EINVAL ? " (another process holds gup_test's pin?)" : "");
 	}
 	*priv = r;
@@ -185,6 +191,14 @@ const struct fp_backend fp_guptest_backend = {
     .name = "guptest",
     .summary = "kernel-side long-term pin and read via /sys/kernel/debug/gup_test "
 	       "(CONFIG_GUP_TEST)",
+    .caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
+    .limits = {.max_transfer = 4ul << 20, .max_register = GUPTEST_MAX_REGISTER, .align = 1},
+    .ops = &guptest_ops,
+};
+
+const struct fp_backend fp_guptest_fast_backend = {
+    .name = "guptest-fast",
+    .summary = "guptest pinning through GUP-fast (PIN_LONGTERM_TEST_FLAG_USE_FAST)",
     .caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
     .limits = {.max_transfer = 4ul << 20, .max_register = GUPTEST_MAX_REGISTER, .align = 1},
     .ops = &guptest_ops,

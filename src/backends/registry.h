@@ -17,6 +17,7 @@ extern const struct fp_backend fp_vfio_type1_backend;
 extern const struct fp_backend fp_vfio_iommufd_backend;
 extern const struct fp_backend fp_iommufd_mock_backend;
 extern const struct fp_backend fp_guptest_backend;
+extern const struct fp_backend fp_guptest_fast_backend;
 extern const struct fp_backend fp_vmsplice_backend;
 
 #endif

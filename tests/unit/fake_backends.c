@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
 #include "fake_backends.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* The registration of the current case process: one at a time, as the dispatcher allows. */
@@ -22,17 +25,59 @@ struct fake_reg {
 };
 
 static struct fake_reg *live_reg;
-static bool cow_bug_mode;
+static bool cow_bug_mode, stale_pin_mode, remap_bug_mode;
+static bool forked; /* this process has forked (stale-pin: the pages may be COW-shared) */
+/* child-maps: the last child's pid, written by the child itself (a MAP_SHARED page) */
+static volatile pid_t *last_child;
+
+/* The device keeps the page as it is now; the parent's mapping goes on without it. */
+static void keep_device_page(struct fake_reg *r)
+{
+	if (r->device_page)
+		return;
+	r->device_page = malloc(r->len);
+	if (r->device_page)
+		memcpy(r->device_page, r->addr, r->len);
+}
 
 /* pthread_atfork prepare: the emulated kernel bug. At fork the device keeps the page as it
  * is now, and the parent's mapping goes on without it. */
 static void cow_bug_at_fork(void)
 {
-	if (!cow_bug_mode || !live_reg || live_reg->device_page)
-		return;
-	live_reg->device_page = malloc(live_reg->len);
-	if (live_reg->device_page)
-		memcpy(live_reg->device_page, live_reg->addr, live_reg->len);
+	if (cow_bug_mode && live_reg)
+		keep_device_page(live_reg);
+}
+
+/* atfork child handler of child-maps: tell the parent's device where the child is. */
+static void note_child(void)
+{
+	if (last_child)
+		*last_child = getpid();
+}
+
+/* child-maps: the device's write also lands in the child's copy (it maps the pinned page). */
+static void write_into_child(const struct fake_reg *r, size_t off, const void *src, size_t n)
+{
+	struct iovec local = {.iov_base = (void *)src, .iov_len = n};
+	struct iovec remote = {.iov_base = r->addr + off, .iov_len = n};
+
+	if (last_child && *last_child > 0)
+		process_vm_writev(*last_child, &local, 1, &remote, 1, 0);
+}
+
+static void mark_forked(void)
+{
+	forked = true;
+}
+
+void fake_remap_event(const void *addr, size_t len)
+{
+	const char *a = addr;
+
+	/* NULL: the whole address space (clear_refs) */
+	if (remap_bug_mode && live_reg &&
+	    (!a || (a < live_reg->addr + live_reg->len && a + len > live_reg->addr)))
+		keep_device_page(live_reg);
 }
 
 static char *device_view(struct fake_reg *r)
@@ -44,14 +89,35 @@ static int fake_open(struct fp_dev *dev)
 {
 	/* Each case runs in a fresh process: the handler is installed once per case. */
 	cow_bug_mode = dev->be == &fake_cow_bug_backend;
+	stale_pin_mode = dev->be == &fake_stale_pin_backend;
+	remap_bug_mode = dev->be == &fake_remap_bug_backend;
 	if (cow_bug_mode)
 		pthread_atfork(cow_bug_at_fork, NULL, NULL);
+	if (stale_pin_mode)
+		pthread_atfork(NULL, mark_forked, NULL);
+	if (dev->be == &fake_child_maps_backend) {
+		void *page = mmap(NULL, sizeof(pid_t), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		last_child = page == MAP_FAILED ? NULL : page;
+		pthread_atfork(NULL, NULL, note_child);
+	}
 	return 0;
 }
 
 static void fake_close(struct fp_dev *dev)
 {
 	(void)dev;
+}
+
+/* dontfork: what ibv_fork_init does to a registration, MADV_DONTFORK of its whole pages. */
+static void fake_dontfork(const struct fake_reg *r, int advice)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)r->addr & ~(page - 1);
+	uintptr_t end = ((uintptr_t)r->addr + r->len + page - 1) & ~(page - 1);
+
+	madvise((void *)start, end - start, advice);
 }
 
 static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access access, void **priv)
@@ -65,6 +131,10 @@ static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access a
 	r->len = len;
 	r->data = malloc(dev->be->limits.max_transfer);
 	live_reg = r;
+	if (stale_pin_mode && forked)
+		keep_device_page(r); /* the pin took the page the child still shares (or shared) */
+	if (dev->be == &fake_dontfork_backend)
+		fake_dontfork(r, MADV_DONTFORK);
 	*priv = r;
 	return 0;
 }
@@ -73,7 +143,8 @@ static void fake_dereg(struct fp_dev *dev, void *reg)
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
+	if (dev->be == &fake_dontfork_backend)
+		fake_dontfork(r, MADV_DOFORK);
 	live_reg = NULL;
 	free(r->device_page);
 	free(r->data);
@@ -84,11 +155,14 @@ static int fake_to_host(struct fp_dev *dev, void *reg, size_t off, const void *s
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
 	memcpy(r->data, src, len);
 	r->to_host = true;
 	r->off = off;
 	r->n = len;
+	if (dev->be == &fake_eager_backend) { /* the data lands now, before anything else */
+		memcpy(device_view(r) + off, src, len);
+		r->n = 0;
+	}
 	return 0;
 }
 
@@ -108,10 +182,11 @@ static int fake_wait(struct fp_dev *dev, void *reg)
 {
 	struct fake_reg *r = reg;
 
-	(void)dev;
-	if (r->to_host)
+	if (r->to_host) {
 		memcpy(device_view(r) + r->off, r->data, r->n);
-	else
+		if (dev->be == &fake_child_maps_backend)
+			write_into_child(r, r->off, r->data, r->n);
+	} else
 		memcpy(r->dst, device_view(r) + r->off, r->n);
 	return 0;
 }
@@ -139,6 +214,31 @@ const struct fp_backend fake_cow_bug_backend = {.name = "cow-bug",
 						.caps = FAKE_CAPS,
 						.limits = {.max_transfer = 8192, .align = 1},
 						.ops = &fake_ops};
+
+const struct fp_backend fake_eager_backend = {.name = "eager",
+					      .caps = FAKE_CAPS,
+					      .limits = {.max_transfer = 8192, .align = 1},
+					      .ops = &fake_ops};
+
+const struct fp_backend fake_child_maps_backend = {.name = "child-maps",
+						   .caps = FAKE_CAPS,
+						   .limits = {.max_transfer = 8192, .align = 1},
+						   .ops = &fake_ops};
+
+const struct fp_backend fake_dontfork_backend = {.name = "dontfork",
+						 .caps = FAKE_CAPS,
+						 .limits = {.max_transfer = 8192, .align = 1},
+						 .ops = &fake_ops};
+
+const struct fp_backend fake_stale_pin_backend = {.name = "stale-pin",
+						  .caps = FAKE_CAPS,
+						  .limits = {.max_transfer = 8192, .align = 1},
+						  .ops = &fake_ops};
+
+const struct fp_backend fake_remap_bug_backend = {.name = "remap-bug",
+						  .caps = FAKE_CAPS,
+						  .limits = {.max_transfer = 8192, .align = 1},
+						  .ops = &fake_ops};
 
 static int crash_open(struct fp_dev *dev)
 {
