@@ -8,10 +8,13 @@
 #include "backend.h"
 #include "cmd.h"
 #include "env.h"
+#include "known_failures.h"
 #include "matrix.h"
+#include "profile.h"
 #include "report.h"
 #include "runner.h"
 #include "subcommands.h"
+#include "summary.h"
 #include "util.h"
 
 #include <errno.h>
@@ -36,6 +39,9 @@ enum {
 	OPT_SEED,
 	OPT_TIMEOUT,
 	OPT_REPEAT,
+	OPT_REQUIRE,
+	OPT_PROFILE,
+	OPT_KNOWN_FAILURES,
 	OPT_BACKEND_OPTION, /* first of the backends' options */
 };
 
@@ -71,6 +77,15 @@ static const struct fixed_option {
     {{"repeat", required_argument, NULL, OPT_REPEAT},
      CMD_RUN,
      "    --repeat N        run each case N times"},
+    {{"require", required_argument, NULL, OPT_REQUIRE},
+     CMD_RUN,
+     "    --require LIST    qualify: exit 1 unless each of these backends ran (not all SKIP)"},
+    {{"profile", required_argument, NULL, OPT_PROFILE},
+     CMD_LIST | CMD_RUN,
+     "    --profile quick   qualify with a short documented selection (docs/health-check.md)"},
+    {{"known-failures", required_argument, NULL, OPT_KNOWN_FAILURES},
+     CMD_RUN,
+     "    --known-failures FILE  'CASE-GLOB reason' lines: failures this site accepts (XFAIL)"},
     {{"verbose", no_argument, NULL, 'v'},
      CMD_LIST | CMD_RUN,
      "-v, --verbose         list: the three tables too; run: the fingerprint as TAP comments"},
@@ -96,6 +111,10 @@ struct cli {
 	struct fp_filter filter;
 	struct fp_run_options run;
 	const char *json_path, *junit_path;
+	const char *profile, *known_failures_path;
+	const char *required[FP_MAX_FILTER]; /* --require: backends that must run */
+	size_t nrequired;
+	bool required_configured; /* the list came from the config file */
 	bool verbose;
 	unsigned long repeat; /* run each selected case this many times */
 	struct option longopts[MAX_LONG_OPTIONS];
@@ -234,6 +253,18 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_REPEAT:
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
 		break;
+	case OPT_REQUIRE:
+		if (cli->required_configured) /* the command line replaces the config's list */
+			cli->nrequired = 0;
+		cli->required_configured = false;
+		add_names(cli->required, &cli->nrequired, (char *)arg, "required backend");
+		break;
+	case OPT_PROFILE:
+		cli->profile = arg;
+		break;
+	case OPT_KNOWN_FAILURES:
+		cli->known_failures_path = arg;
+		break;
 	case OPT_SEED:
 		cli->run.seed = fp_parse_seed("forkpin", arg);
 		break;
@@ -272,6 +303,20 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	}
 }
 
+/* --profile fills the filters the command line left empty; --require names backends. */
+static void apply_qualification_options(struct cli *cli)
+{
+	size_t i;
+
+	if (cli->profile && !fp_profile_apply(cli->profile, &cli->filter))
+		usage_error("--profile '%s': no such profile; there is %s", cli->profile,
+			    fp_profile_names());
+	for (i = 0; i < cli->nrequired; i++)
+		if (!fp_backend_find(cli->required[i]))
+			usage_error("--require %s: no such backend (`forkpin list -v` names them)",
+				    cli->required[i]);
+}
+
 static struct fp_case *select_cases(const struct cli *cli, size_t *n)
 {
 	size_t max = fp_matrix_size();
@@ -293,7 +338,10 @@ static struct fp_case *select_cases(const struct cli *cli, size_t *n)
 static int cmd_list(struct cli *cli)
 {
 	size_t n, i;
-	struct fp_case *cases = select_cases(cli, &n);
+	struct fp_case *cases;
+
+	apply_qualification_options(cli);
+	cases = select_cases(cli, &n);
 
 	if (cli->verbose) {
 		for (i = 0; i < fp_backend_count; i++)
@@ -390,29 +438,42 @@ static struct fp_reporter *open_report(struct fp_reporter *(*make)(const char *)
 	return r;
 }
 
-static int cmd_run(struct cli *cli)
+/* --known-failures: a bad file is bad usage, found before any case runs. */
+static void load_known_failures(struct cli *cli, struct fp_known_failures *kf)
 {
-	struct fp_reporter *reporters[3];
-	size_t n, nrep = 0, i;
-	struct fp_case *cases = select_cases(cli, &n);
-	struct fp_env *env = calloc(1, sizeof(*env));
-	struct fp_totals totals;
-	int code, err = 0;
+	char err[600];
 
-	check_memlock(cases, n);
-	check_backend_options(cases, n);
-	cases = repeat_cases(cases, &n, cli->repeat);
-	if (!env)
-		return FP_EXIT_FAIL;
-	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);
-	if (cli->json_path)
-		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
-	if (cli->junit_path)
-		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
-	fp_fingerprint_collect(env);
-	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
-	for (i = 0; i < nrep; i++) {
-		int e = reporters[i]->end(reporters[i]->state, &totals);
+	if (cli->known_failures_path &&
+	    fp_known_failures_load(kf, cli->known_failures_path, err, sizeof(err)))
+		usage_error("--known-failures %s", err);
+	cli->run.site_known = kf;
+}
+
+/* What the qualification was asked for goes into the fingerprint, so reports carry it. */
+static void record_qualification(const struct cli *cli, struct fp_env *env)
+{
+	char list[512] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < cli->nrequired && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					cli->required[i]);
+	if (cli->nrequired)
+		fp_env_set(env, "qualify.require", "%s", list);
+	if (cli->profile)
+		fp_env_set(env, "qualify.profile", "%s", cli->profile);
+	if (cli->known_failures_path)
+		fp_env_set(env, "qualify.known_failures", "%s", cli->known_failures_path);
+}
+
+/* End every reporter; 0, or the first write error. */
+static int end_reporters(struct fp_reporter **reporters, size_t n, const struct fp_totals *t)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		int e = reporters[i]->end(reporters[i]->state, t);
 
 		if (e && !err) {
 			fprintf(stderr, "forkpin: writing a report failed: %s\n", strerror(-e));
@@ -420,10 +481,64 @@ static int cmd_run(struct cli *cli)
 		}
 		fp_reporter_free(reporters[i]);
 	}
-	code = err ? FP_EXIT_FAIL : fp_totals_exit_code(&totals);
+	return err;
+}
+
+/* The run's exit code: the totals' rule, then the qualification's (printed after the
+ * summary; also in the reports' fingerprint as qualify.verdict). */
+static enum fp_exit run_verdict(struct fp_summary *summary, const struct fp_totals *totals,
+				struct fp_env *env)
+{
+	enum fp_exit base = fp_totals_exit_code(totals);
+	enum fp_exit code = fp_summary_verdict(summary, base, NULL);
+
+	if (summary->qualify)
+		fp_env_set(env, "qualify.verdict", "%s",
+			   code == FP_EXIT_OK ? "qualified" : "not qualified");
+	return code;
+}
+
+static int cmd_run(struct cli *cli)
+{
+	struct fp_reporter *reporters[4];
+	struct fp_known_failures kf = {0};
+	struct fp_summary *summary = calloc(1, sizeof(*summary));
+	struct fp_env *env = calloc(1, sizeof(*env));
+	struct fp_case *cases;
+	struct fp_totals totals;
+	size_t n, nrep = 0;
+	int code, err;
+
+	apply_qualification_options(cli);
+	cases = select_cases(cli, &n);
+	check_memlock(cases, n);
+	check_backend_options(cases, n);
+	load_known_failures(cli, &kf);
+	cases = repeat_cases(cases, &n, cli->repeat);
+	if (!env || !summary)
+		return FP_EXIT_FAIL;
+	summary->qualify = cli->profile || cli->nrequired;
+	summary->required = cli->required;
+	summary->nrequired = cli->nrequired;
+	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);
+	reporters[nrep++] = fp_summary_reporter(summary, stdout);
+	if (cli->json_path)
+		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
+	if (cli->junit_path)
+		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
+	fp_fingerprint_collect(env);
+	record_qualification(cli, env);
+	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
+	code = run_verdict(summary, &totals, env);
+	err = end_reporters(reporters, nrep, &totals);
+	fp_summary_verdict(summary, code, stdout);
+	if (summary->qualify && code == FP_EXIT_OK)
+		printf("# QUALIFIED: every required backend ran, no unaccepted hazard\n");
+	fp_known_failures_free(&kf);
+	free(summary);
 	free(env);
 	free(cases);
-	return code;
+	return err ? FP_EXIT_FAIL : code;
 }
 
 static int cmd_env(struct cli *cli)

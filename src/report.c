@@ -100,7 +100,16 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 			 o->note, end);
 		break;
 	case FP_VERDICT_XFAIL:
-		snprintf(buf, size, "known kernel limitation: %s; %s", r->known_issue, o->reason);
+		if (!r->known_issue)
+			snprintf(buf, size, "known failure on this site: %s; %s", r->site_reason,
+				 o->reason);
+		else if (r->site_reason)
+			snprintf(buf, size,
+				 "known kernel limitation: %s (accepted by the site: %s); %s",
+				 r->known_issue, r->site_reason, o->reason);
+		else
+			snprintf(buf, size, "known kernel limitation: %s; %s", r->known_issue,
+				 o->reason);
 		break;
 	}
 	return buf;

@@ -30,6 +30,7 @@ struct fp_result {
 	enum fp_verdict verdict;
 	struct fp_outcome outcome; /* status and text from the case (or the watchdog) */
 	const char *known_issue;   /* XFAIL: the known kernel limitation, with its fix */
+	const char *site_reason;   /* the site's known-failures file accepts this failure */
 	double duration_s;
 };
 

@@ -231,6 +231,7 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->verdict = verdict_of(c, res->outcome.status);
 	excuse_known_issue(res);
+	fp_known_failures_apply(opt->site_known, res);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
 }
 
