@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
 {
@@ -152,6 +153,28 @@ void fp_env_write_json(FILE *f, const struct fp_env *env, int indent)
 	if (indent >= 0)
 		fprintf(f, "\n%*s", indent - 2, "");
 	fputc('}', f);
+}
+
+const char *fp_utc_timestamp(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "unknown");
+	return buf;
+}
+
+void fp_report_write_identity(FILE *f, const struct fp_env *env)
+{
+	const char *host = env ? fp_env_get(env, "node.hostname") : NULL;
+	char now[32];
+
+	fprintf(f, "  \"schema_version\": %d,\n  \"hostname\": ", FP_REPORT_SCHEMA_VERSION);
+	fp_json_write_string(f, host ? host : "unknown");
+	fputs(",\n  \"timestamp\": ", f);
+	fp_json_write_string(f, fp_utc_timestamp(now, sizeof(now)));
+	fputs(",\n", f);
 }
 
 void fp_xml_write_escaped(FILE *f, const char *s)

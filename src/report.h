@@ -87,4 +87,15 @@ void fp_xml_write_escaped(FILE *f, const char *s);
  * brace by @indent - 2. */
 void fp_env_write_json(FILE *f, const struct fp_env *env, int indent);
 
+/* The version of the JSON report's layout (docs/json-schema.json); bump it on any change
+ * a reader must know about. */
+#define FP_REPORT_SCHEMA_VERSION 1
+
+/* The time now as UTC ISO 8601 ("2026-12-02T04:53:08Z") into @buf. */
+const char *fp_utc_timestamp(char *buf, size_t size);
+
+/* The JSON report's identity members, each on its own line ending in ",":
+ * "schema_version", "hostname" (the fingerprint's node.hostname), "timestamp" (now). */
+void fp_report_write_identity(FILE *f, const struct fp_env *env);
+
 #endif

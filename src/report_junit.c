@@ -62,10 +62,13 @@ static void write_testcase(FILE *f, const struct fp_result *r)
 
 static void write_junit(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
+	char stamp[32];
 	size_t i;
 
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite", f);
 	write_attr(f, "name", "forkpin");
+	write_attr(f, "hostname", c->env ? fp_env_get(c->env, "node.hostname") : NULL);
+	write_attr(f, "timestamp", fp_utc_timestamp(stamp, sizeof(stamp)));
 	fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.6f\">\n",
 		c->n, fp_totals_failed(t), t->skip, c->total_s);
 	write_properties(f, c->env);
