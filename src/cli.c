@@ -146,6 +146,7 @@ static void print_help(FILE *f)
 		"(see docs/stress.md)\n"
 		"       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
 		"[--plot FILE.png|.svg]\n"
+		"       forkpin compare BASE.json NEW.json   (regressions between two reports)\n"
 		"\n"
 		"Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
 		"('iouring/*/child-*').\n"
@@ -586,11 +587,14 @@ int main(int argc, char **argv)
 		return fp_cmd_stress(argc, argv);
 	if (!strcmp(argv[1], "forkcost"))
 		return fp_cmd_forkcost(argc, argv);
+	if (!strcmp(argv[1], "compare"))
+		return fp_cmd_compare(argc, argv);
 	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
 		;
 	if (i == FP_ARRAY_SIZE(commands))
-		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost)",
-			    argv[1]);
+		usage_error(
+		    "unknown command '%s': use list, run, env or vm (or stress, forkcost, compare)",
+		    argv[1]);
 	cli.command = &commands[i];
 	cli.run.seed = (uint64_t)time(NULL);
 	parse_args(&cli, argc, argv);
