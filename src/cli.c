@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "backend.h"
 #include "cmd.h"
+#include "config.h"
 #include "env.h"
 #include "known_failures.h"
 #include "matrix.h"
@@ -42,6 +43,7 @@ enum {
 	OPT_REQUIRE,
 	OPT_PROFILE,
 	OPT_KNOWN_FAILURES,
+	OPT_CONFIG,
 	OPT_BACKEND_OPTION, /* first of the backends' options */
 };
 
@@ -86,6 +88,9 @@ static const struct fixed_option {
     {{"known-failures", required_argument, NULL, OPT_KNOWN_FAILURES},
      CMD_RUN,
      "    --known-failures FILE  'CASE-GLOB reason' lines: failures this site accepts (XFAIL)"},
+    {{"config", required_argument, NULL, OPT_CONFIG},
+     CMD_RUN,
+     "    --config FILE     site defaults (default /etc/forkpin.conf, or $FORKPIN_CONFIG)"},
     {{"verbose", no_argument, NULL, 'v'},
      CMD_LIST | CMD_RUN,
      "-v, --verbose         list: the three tables too; run: the fingerprint as TAP comments"},
@@ -114,7 +119,9 @@ struct cli {
 	const char *profile, *known_failures_path;
 	const char *required[FP_MAX_FILTER]; /* --require: backends that must run */
 	size_t nrequired;
-	bool required_configured; /* the list came from the config file */
+	const char *config_path; /* --config */
+	bool timeout_given;
+	struct fp_site_config site;
 	bool verbose;
 	unsigned long repeat; /* run each selected case this many times */
 	struct option longopts[MAX_LONG_OPTIONS];
@@ -244,6 +251,7 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_TIMEOUT:
 		if (!fp_parse_seconds(arg, &cli->run.timeout_s))
 			usage_error("--timeout '%s': give seconds, e.g. --timeout 10", arg);
+		cli->timeout_given = true;
 		break;
 	case OPT_JSON:
 		cli->json_path = arg;
@@ -255,9 +263,6 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
 		break;
 	case OPT_REQUIRE:
-		if (cli->required_configured) /* the command line replaces the config's list */
-			cli->nrequired = 0;
-		cli->required_configured = false;
 		add_names(cli->required, &cli->nrequired, (char *)arg, "required backend");
 		break;
 	case OPT_PROFILE:
@@ -265,6 +270,9 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_KNOWN_FAILURES:
 		cli->known_failures_path = arg;
+		break;
+	case OPT_CONFIG:
+		cli->config_path = arg;
 		break;
 	case OPT_SEED:
 		cli->run.seed = fp_parse_seed("forkpin", arg);
@@ -302,6 +310,22 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 			usage_error("too many patterns (at most %d)", FP_MAX_FILTER);
 		cli->filter.patterns[cli->filter.npatterns++] = argv[optind];
 	}
+}
+
+/* The site config fills what the command line left unset. */
+static void apply_site_config(struct cli *cli)
+{
+	struct fp_site_config *site = &cli->site;
+
+	fp_config_load(site, cli->config_path);
+	if (site->timeout_s > 0 && !cli->timeout_given)
+		cli->run.timeout_s = site->timeout_s;
+	if (site->profile && !cli->profile)
+		cli->profile = site->profile;
+	if (site->known_failures && !cli->known_failures_path)
+		cli->known_failures_path = site->known_failures;
+	if (site->require && !cli->nrequired)
+		add_names(cli->required, &cli->nrequired, site->require, "required backend");
 }
 
 /* --profile fills the filters the command line left empty; --require names backends. */
@@ -465,6 +489,7 @@ static void record_qualification(const struct cli *cli, struct fp_env *env)
 		fp_env_set(env, "qualify.profile", "%s", cli->profile);
 	if (cli->known_failures_path)
 		fp_env_set(env, "qualify.known_failures", "%s", cli->known_failures_path);
+	fp_env_set(env, "forkpin.config", "%s", cli->site.path ? cli->site.path : "(none)");
 }
 
 /* End every reporter; 0, or the first write error. */
@@ -510,6 +535,7 @@ static int cmd_run(struct cli *cli)
 	size_t n, nrep = 0;
 	int code, err;
 
+	apply_site_config(cli);
 	apply_qualification_options(cli);
 	cases = select_cases(cli, &n);
 	check_memlock(cases, n);

@@ -53,9 +53,14 @@ static void add_scenarios(struct fp_filter *f)
 			f->scenarios[f->nscenarios++] = fp_scenarios[i].name;
 }
 
+bool fp_profile_exists(const char *name)
+{
+	return !strcmp(name, "quick");
+}
+
 bool fp_profile_apply(const char *name, struct fp_filter *filter)
 {
-	if (strcmp(name, "quick"))
+	if (!fp_profile_exists(name))
 		return false;
 	if (!filter->nbackends)
 		add_backends(filter);

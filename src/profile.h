@@ -14,6 +14,9 @@
  * profile has that name. */
 bool fp_profile_apply(const char *name, struct fp_filter *filter);
 
+/* Is there a profile named @name? */
+bool fp_profile_exists(const char *name);
+
 /* "quick (...)": the profiles and what they select, for --help and errors. */
 const char *fp_profile_names(void);
 

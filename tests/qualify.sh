@@ -7,6 +7,7 @@ fp=$1
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export FORKPIN_CONFIG=/dev/null # this machine's /etc/forkpin.conf must not change the results
 
 # The summary: one line per backend, after the totals; a skip reason once with its count.
 expect_exit 0 "a small run" -- "$fp" run -b iouring,vmsplice -m anon,hugetlb-1g -s parent-writes,device-reads
@@ -61,4 +62,35 @@ expect_exit 2 "a known failure without a reason" -- "$fp" run --known-failures "
 contains "$tmp/kf:2: no reason" "the file and line are named"
 printf '# site list\niouring/*/parent-writes   ticket 7\n' >"$tmp/kf"
 expect_exit 0 "a good known-failures file" -- "$fp" run --known-failures "$tmp/kf" -b iouring -m anon -s parent-writes
+
+# The site config: defaults the command line overrides; bad lines are exit 2 with FILE:LINE.
+printf '# site defaults\nrequire = nosuch-yet\n' >"$tmp/bad.conf"
+expect_exit 2 "a config naming an unknown backend" -- "$fp" run --config "$tmp/bad.conf"
+contains "$tmp/bad.conf:2: require: no backend 'nosuch-yet'" "the file, line and key are named"
+printf 'devcie = mlx5_0\n' >"$tmp/bad.conf"
+expect_exit 2 "an unknown key" -- env FORKPIN_CONFIG="$tmp/bad.conf" "$fp" run
+contains "$tmp/bad.conf:1: unknown key 'devcie': use device," "FORKPIN_CONFIG is read; the keys are listed"
+printf 'timeout 5\n' >"$tmp/bad.conf"
+expect_exit 2 "a line without '='" -- "$fp" run --config "$tmp/bad.conf"
+contains "write 'key = value'" "the form is named"
+printf 'timeout = soon\n' >"$tmp/bad.conf"
+expect_exit 2 "a bad timeout" -- "$fp" run --config "$tmp/bad.conf"
+expect_exit 2 "a missing --config file" -- "$fp" run --config "$tmp/none.conf"
+printf 'require = iouring\nprofile = quick\nvfio-device = 0000:99:00.0\n' >"$tmp/site.conf"
+expect_exit 2 "a configured vfio-device is used" -- "$fp" run --config "$tmp/site.conf" -b vfio -m anon -s parent-writes
+contains "0000:99:00.0: no such PCI device" "the configured device is checked"
+expect_exit 2 "the environment wins over the config" -- env FORKPIN_VFIO_BDF=0000:98:00.0 "$fp" run --config "$tmp/site.conf" -b vfio -m anon -s parent-writes
+contains "0000:98:00.0" "FORKPIN_VFIO_BDF is used"
+expect_exit 2 "the command line wins over both" -- env FORKPIN_VFIO_BDF=0000:98:00.0 "$fp" run --config "$tmp/site.conf" --vfio-device 0000:97:00.0 -b vfio -m anon -s parent-writes
+contains "0000:97:00.0" "--vfio-device is used"
+printf 'require = iouring\nprofile = quick\n' >"$tmp/site.conf"
+"$fp" run --config "$tmp/site.conf" -v -b iouring -m anon -s parent-writes >"$tmp/site.tap"
+out=$(cat "$tmp/site.tap")
+contains "# qualify.require: iouring" "require comes from the config"
+contains "# qualify.profile: quick" "profile comes from the config"
+contains "# forkpin.config: $tmp/site.conf" "the fingerprint names the config file"
+if "$fp" env | grep -q '^verbs.devices *none'; then
+	expect_exit 1 "--require on the command line replaces the config's" -- "$fp" run --config "$tmp/site.conf" --require verbs -b iouring,verbs -m anon -s parent-writes
+	contains "required backend verbs did not run" "verbs is required, not iouring"
+fi
 tap_done
