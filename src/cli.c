@@ -524,6 +524,22 @@ static enum fp_exit run_verdict(struct fp_summary *summary, const struct fp_tota
 	return code;
 }
 
+/* The node's verdict after the summary: each reason it is not qualified, or QUALIFIED. */
+static void print_qualification(const struct fp_summary *summary, const struct fp_totals *t,
+				enum fp_exit code)
+{
+	fp_summary_verdict(summary, code, stdout);
+	if (!summary->qualify)
+		return;
+	if (fp_totals_failed(t))
+		printf("# NOT QUALIFIED: %zu case(s) failed (the 'not ok' lines above)\n",
+		       fp_totals_failed(t));
+	else if (code == FP_EXIT_NOTHING_RAN)
+		printf("# NOT QUALIFIED: no case could run here (every backend skipped)\n");
+	else if (code == FP_EXIT_OK)
+		printf("# QUALIFIED: every required backend ran, no unaccepted hazard\n");
+}
+
 static int cmd_run(struct cli *cli)
 {
 	struct fp_reporter *reporters[4];
@@ -558,9 +574,7 @@ static int cmd_run(struct cli *cli)
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
 	code = run_verdict(summary, &totals, env);
 	err = end_reporters(reporters, nrep, &totals);
-	fp_summary_verdict(summary, code, stdout);
-	if (summary->qualify && code == FP_EXIT_OK)
-		printf("# QUALIFIED: every required backend ran, no unaccepted hazard\n");
+	print_qualification(summary, &totals, code);
 	fp_known_failures_free(&kf);
 	free(summary);
 	free(env);

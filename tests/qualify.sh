@@ -26,6 +26,8 @@ if "$fp" env | grep -q '^verbs.devices *none'; then
 	expect_exit 1 "--require verbs without an RDMA device" -- "$fp" run --require verbs -b iouring,verbs -m anon -s parent-writes
 	contains "NOT QUALIFIED: required backend verbs did not run: no RDMA device" "the reason is named"
 	contains "# Backend verbs: ran:0 pass:0 fail:0 xfail:0 skip:1  ** ALL SKIPPED" "the summary flags the all-skipped backend"
+	expect_exit 4 "--profile quick where nothing can run" -- "$fp" run --profile quick -b verbs
+	contains "# NOT QUALIFIED: no case could run here" "the node is not qualified"
 else
 	ok 0 "# SKIP this host has an RDMA device: --require verbs would pass"
 fi
