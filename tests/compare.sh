@@ -49,6 +49,19 @@ c["result"] = "xfail"'
 expect_exit 0 "a failure in both is not a regression" -- "$fp" compare "$tmp/new.json" "$tmp/still.json"
 contains "Still failing (1):" "it is still failing"
 
+# Two real reports from the test VM (tests/data): Debian's 6.1 and the no-early-cow mutant
+# (setup/kernel/build), `forkpin vm -b iouring -m anon --json`.
+data=$(dirname "$0")/data
+expect_exit 1 "6.1 against the no-early-cow kernel" -- "$fp" compare "$data/vm-6.1-iouring-anon.json" "$data/vm-no-early-cow-iouring-anon.json"
+contains "Regressions (passed in BASE, fail in NEW) (7):" "its seven regressions are listed"
+contains "iouring/anon/parent-writes: pass -> fail: mismatch: parent: 16/16 pages" "with their diagnoses"
+contains "kernel.release: 6.1.0-57-amd64 -> 6.12.117-forkpin-no-early-cow" "the kernels differ"
+ok $(grep -q "control-dontneed" <<<"$out" && echo 1 || echo 0) "the control, detected on both, is not listed"
+expect_exit 0 "and back: all fixed" -- "$fp" compare "$data/vm-no-early-cow-iouring-anon.json" "$data/vm-6.1-iouring-anon.json"
+contains "Fixed (7):" "seven fixed"
+python3 "$(dirname "$0")/check_schema.py" "$(dirname "$0")/../docs/json-schema.json" "$data/vm-6.1-iouring-anon.json" >/dev/null
+ok $? "the VM report follows docs/json-schema.json"
+
 expect_exit 2 "a missing report" -- "$fp" compare "$tmp/none.json" "$tmp/base.json"
 contains "$tmp/none.json: No such file" "the file is named"
 printf '{"cases": [1,]}\n' >"$tmp/bad.json"
