@@ -113,9 +113,9 @@ enum fp_exit fp_summary_verdict(const struct fp_summary *s, enum fp_exit base, F
 		code = FP_EXIT_FAIL;
 		if (why)
 			fprintf(why,
-				"# NOT QUALIFIED: %s (%zu cases, e.g. %s); accept it in a "
+				"# NOT QUALIFIED: %s (%zu case%s, e.g. %s); accept it in a "
 				"--known-failures file if the site tolerates it\n",
-				h->issue, h->cases, h->first_case);
+				h->issue, h->cases, h->cases == 1 ? "" : "s", h->first_case);
 	}
 	return code;
 }
@@ -144,9 +144,9 @@ void fp_summary_print(const struct fp_summary *s, FILE *f)
 	for (i = 0; i < s->nhazards; i++) {
 		const struct fp_hazard *h = &s->hazards[i];
 
-		fprintf(f, "# %s (%zu cases, e.g. %s): %s%s\n",
-			h->kernel ? "Hazard" : "Site known failure", h->cases, h->first_case,
-			h->issue,
+		fprintf(f, "# %s (%zu case%s, e.g. %s): %s%s\n",
+			h->kernel ? "Hazard" : "Site known failure", h->cases,
+			h->cases == 1 ? "" : "s", h->first_case, h->issue,
 			h->accepted && h->kernel ? " [accepted by the site's known failures]" : "");
 	}
 }
