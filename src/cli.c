@@ -7,11 +7,15 @@
 #define _GNU_SOURCE
 #include "backend.h"
 #include "cmd.h"
+#include "config.h"
 #include "env.h"
+#include "known_failures.h"
 #include "matrix.h"
+#include "profile.h"
 #include "report.h"
 #include "runner.h"
 #include "subcommands.h"
+#include "summary.h"
 #include "util.h"
 
 #include <errno.h>
@@ -36,6 +40,10 @@ enum {
 	OPT_SEED,
 	OPT_TIMEOUT,
 	OPT_REPEAT,
+	OPT_REQUIRE,
+	OPT_PROFILE,
+	OPT_KNOWN_FAILURES,
+	OPT_CONFIG,
 	OPT_BACKEND_OPTION, /* first of the backends' options */
 };
 
@@ -71,6 +79,18 @@ static const struct fixed_option {
     {{"repeat", required_argument, NULL, OPT_REPEAT},
      CMD_RUN,
      "    --repeat N        run each case N times"},
+    {{"require", required_argument, NULL, OPT_REQUIRE},
+     CMD_RUN,
+     "    --require LIST    qualify: exit 1 unless each of these backends ran (not all SKIP)"},
+    {{"profile", required_argument, NULL, OPT_PROFILE},
+     CMD_LIST | CMD_RUN,
+     "    --profile quick   qualify with a short documented selection (docs/health-check.md)"},
+    {{"known-failures", required_argument, NULL, OPT_KNOWN_FAILURES},
+     CMD_RUN,
+     "    --known-failures FILE  'CASE-GLOB reason' lines: failures this site accepts (XFAIL)"},
+    {{"config", required_argument, NULL, OPT_CONFIG},
+     CMD_RUN,
+     "    --config FILE     site defaults (default /etc/forkpin.conf, or $FORKPIN_CONFIG)"},
     {{"verbose", no_argument, NULL, 'v'},
      CMD_LIST | CMD_RUN,
      "-v, --verbose         list: the three tables too; run: the fingerprint as TAP comments"},
@@ -96,6 +116,12 @@ struct cli {
 	struct fp_filter filter;
 	struct fp_run_options run;
 	const char *json_path, *junit_path;
+	const char *profile, *known_failures_path;
+	const char *required[FP_MAX_FILTER]; /* --require: backends that must run */
+	size_t nrequired;
+	const char *config_path; /* --config */
+	bool timeout_given;
+	struct fp_site_config site;
 	bool verbose;
 	unsigned long repeat; /* run each selected case this many times */
 	struct option longopts[MAX_LONG_OPTIONS];
@@ -127,6 +153,7 @@ static void print_help(FILE *f)
 		"(see docs/stress.md)\n"
 		"       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
 		"[--plot FILE.png|.svg]\n"
+		"       forkpin compare BASE.json NEW.json   (regressions between two reports)\n"
 		"\n"
 		"Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
 		"('iouring/*/child-*').\n"
@@ -224,6 +251,7 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_TIMEOUT:
 		if (!fp_parse_seconds(arg, &cli->run.timeout_s))
 			usage_error("--timeout '%s': give seconds, e.g. --timeout 10", arg);
+		cli->timeout_given = true;
 		break;
 	case OPT_JSON:
 		cli->json_path = arg;
@@ -233,6 +261,18 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_REPEAT:
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
+		break;
+	case OPT_REQUIRE:
+		add_names(cli->required, &cli->nrequired, (char *)arg, "required backend");
+		break;
+	case OPT_PROFILE:
+		cli->profile = arg;
+		break;
+	case OPT_KNOWN_FAILURES:
+		cli->known_failures_path = arg;
+		break;
+	case OPT_CONFIG:
+		cli->config_path = arg;
 		break;
 	case OPT_SEED:
 		cli->run.seed = fp_parse_seed("forkpin", arg);
@@ -272,6 +312,36 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	}
 }
 
+/* The site config fills what the command line left unset. */
+static void apply_site_config(struct cli *cli)
+{
+	struct fp_site_config *site = &cli->site;
+
+	fp_config_load(site, cli->config_path);
+	if (site->timeout_s > 0 && !cli->timeout_given)
+		cli->run.timeout_s = site->timeout_s;
+	if (site->profile && !cli->profile)
+		cli->profile = site->profile;
+	if (site->known_failures && !cli->known_failures_path)
+		cli->known_failures_path = site->known_failures;
+	if (site->require && !cli->nrequired)
+		add_names(cli->required, &cli->nrequired, site->require, "required backend");
+}
+
+/* --profile fills the filters the command line left empty; --require names backends. */
+static void apply_qualification_options(struct cli *cli)
+{
+	size_t i;
+
+	if (cli->profile && !fp_profile_apply(cli->profile, &cli->filter))
+		usage_error("--profile '%s': no such profile; there is %s", cli->profile,
+			    fp_profile_names());
+	for (i = 0; i < cli->nrequired; i++)
+		if (!fp_backend_find(cli->required[i]))
+			usage_error("--require %s: no such backend (`forkpin list -v` names them)",
+				    cli->required[i]);
+}
+
 static struct fp_case *select_cases(const struct cli *cli, size_t *n)
 {
 	size_t max = fp_matrix_size();
@@ -293,7 +363,10 @@ static struct fp_case *select_cases(const struct cli *cli, size_t *n)
 static int cmd_list(struct cli *cli)
 {
 	size_t n, i;
-	struct fp_case *cases = select_cases(cli, &n);
+	struct fp_case *cases;
+
+	apply_qualification_options(cli);
+	cases = select_cases(cli, &n);
 
 	if (cli->verbose) {
 		for (i = 0; i < fp_backend_count; i++)
@@ -390,34 +463,43 @@ static struct fp_reporter *open_report(struct fp_reporter *(*make)(const char *)
 	return r;
 }
 
-static int cmd_run(struct cli *cli)
+/* --known-failures: a bad file is bad usage, found before any case runs. */
+static void load_known_failures(struct cli *cli, struct fp_known_failures *kf)
 {
-	struct fp_reporter *reporters[3];
-	size_t n, nrep = 0, i;
-	struct fp_case *cases = select_cases(cli, &n);
-	struct fp_env *env = calloc(1, sizeof(*env));
-	struct fp_totals totals;
-	int code, err = 0;
+	char err[600];
 
-	fp_run_catch_signals(); /* from here on a signal ends in reports marked incomplete */
-	if (cli->json_path && cli->junit_path &&
-	    fp_report_paths_clash(cli->json_path, cli->junit_path))
-		usage_error("--json and --junit both name %s: give each report its own file",
-			    cli->junit_path);
-	check_memlock(cases, n);
-	check_backend_options(cases, n);
-	cases = repeat_cases(cases, &n, cli->repeat);
-	if (!env)
-		return FP_EXIT_FAIL;
-	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);
-	if (cli->json_path)
-		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
-	if (cli->junit_path)
-		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
-	fp_fingerprint_collect(env);
-	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
-	for (i = 0; i < nrep; i++) {
-		int e = reporters[i]->end(reporters[i]->state, &totals);
+	if (cli->known_failures_path &&
+	    fp_known_failures_load(kf, cli->known_failures_path, err, sizeof(err)))
+		usage_error("--known-failures %s", err);
+	cli->run.site_known = kf;
+}
+
+/* What the qualification was asked for goes into the fingerprint, so reports carry it. */
+static void record_qualification(const struct cli *cli, struct fp_env *env)
+{
+	char list[512] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < cli->nrequired && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					cli->required[i]);
+	if (cli->nrequired)
+		fp_env_set(env, "qualify.require", "%s", list);
+	if (cli->profile)
+		fp_env_set(env, "qualify.profile", "%s", cli->profile);
+	if (cli->known_failures_path)
+		fp_env_set(env, "qualify.known_failures", "%s", cli->known_failures_path);
+	fp_env_set(env, "forkpin.config", "%s", cli->site.path ? cli->site.path : "(none)");
+}
+
+/* End every reporter; 0, or the first write error. */
+static int end_reporters(struct fp_reporter **reporters, size_t n, const struct fp_totals *t)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		int e = reporters[i]->end(reporters[i]->state, t);
 
 		if (e && !err) {
 			fprintf(stderr, "forkpin: writing a report failed: %s\n", strerror(-e));
@@ -425,10 +507,89 @@ static int cmd_run(struct cli *cli)
 		}
 		fp_reporter_free(reporters[i]);
 	}
-	code = err ? FP_EXIT_FAIL : fp_totals_exit_code(&totals);
+	return err;
+}
+
+/* The run's exit code: the totals' rule, then the qualification's (printed after the
+ * summary; also in the reports' fingerprint as qualify.verdict). */
+static int run_verdict(struct fp_summary *summary, const struct fp_totals *totals,
+		       struct fp_env *env)
+{
+	int base = fp_totals_exit_code(totals);
+	int code = fp_totals_complete(totals) ? (int)fp_summary_verdict(summary, base, NULL) : base;
+
+	if (summary->qualify)
+		fp_env_set(env, "qualify.verdict", "%s",
+			   code == FP_EXIT_OK ? "qualified" : "not qualified");
+	return code;
+}
+
+/* The node's verdict after the summary: each reason it is not qualified, or QUALIFIED. */
+static void print_qualification(const struct fp_summary *summary, const struct fp_totals *t,
+				int code)
+{
+	if (!fp_totals_complete(t)) {
+		if (summary->qualify)
+			printf("# NOT QUALIFIED: the run is incomplete (%s)\n", t->stopped);
+		return;
+	}
+	fp_summary_verdict(summary, code, stdout);
+	if (!summary->qualify)
+		return;
+	if (fp_totals_failed(t))
+		printf("# NOT QUALIFIED: %zu case(s) failed (the 'not ok' lines above)\n",
+		       fp_totals_failed(t));
+	else if (code == FP_EXIT_NOTHING_RAN)
+		printf("# NOT QUALIFIED: no case could run here (every backend skipped)\n");
+	else if (code == FP_EXIT_OK)
+		printf("# QUALIFIED: every required backend ran, no unaccepted hazard\n");
+}
+
+static int cmd_run(struct cli *cli)
+{
+	struct fp_reporter *reporters[4];
+	struct fp_known_failures kf = {0};
+	struct fp_summary *summary = calloc(1, sizeof(*summary));
+	struct fp_env *env = calloc(1, sizeof(*env));
+	struct fp_case *cases;
+	struct fp_totals totals;
+	size_t n, nrep = 0;
+	int code, err;
+
+	fp_run_catch_signals(); /* from here on a signal ends in reports marked incomplete */
+	apply_site_config(cli);
+	apply_qualification_options(cli);
+	if (cli->json_path && cli->junit_path &&
+	    fp_report_paths_clash(cli->json_path, cli->junit_path))
+		usage_error("--json and --junit both name %s: give each report its own file",
+			    cli->junit_path);
+	cases = select_cases(cli, &n);
+	check_memlock(cases, n);
+	check_backend_options(cases, n);
+	load_known_failures(cli, &kf);
+	cases = repeat_cases(cases, &n, cli->repeat);
+	if (!env || !summary)
+		return FP_EXIT_FAIL;
+	summary->qualify = cli->profile || cli->nrequired;
+	summary->required = cli->required;
+	summary->nrequired = cli->nrequired;
+	reporters[nrep++] = fp_tap_reporter(stdout, cli->verbose);
+	reporters[nrep++] = fp_summary_reporter(summary, stdout);
+	if (cli->json_path)
+		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
+	if (cli->junit_path)
+		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
+	fp_fingerprint_collect(env);
+	record_qualification(cli, env);
+	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);
+	code = run_verdict(summary, &totals, env);
+	err = end_reporters(reporters, nrep, &totals);
+	print_qualification(summary, &totals, code);
+	fp_known_failures_free(&kf);
+	free(summary);
 	free(env);
 	free(cases);
-	return code;
+	return err ? FP_EXIT_FAIL : code;
 }
 
 static int cmd_env(struct cli *cli)
@@ -475,11 +636,14 @@ int main(int argc, char **argv)
 		return fp_cmd_stress(argc, argv);
 	if (!strcmp(argv[1], "forkcost"))
 		return fp_cmd_forkcost(argc, argv);
+	if (!strcmp(argv[1], "compare"))
+		return fp_cmd_compare(argc, argv);
 	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
 		;
 	if (i == FP_ARRAY_SIZE(commands))
-		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost)",
-			    argv[1]);
+		usage_error(
+		    "unknown command '%s': use list, run, env or vm (or stress, forkcost, compare)",
+		    argv[1]);
 	cli.command = &commands[i];
 	cli.run.seed = (uint64_t)time(NULL);
 	parse_args(&cli, argc, argv);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void fp_usage_error(const char *who, const char *fmt, ...)
@@ -24,6 +25,13 @@ void fp_usage_error(const char *who, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(FP_EXIT_USAGE);
+}
+
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
 /*
@@ -40,6 +48,8 @@ void fp_require_writable(const char *who, const char *flag, const char *path)
 	if (!access(path, F_OK)) {
 		if (access(path, W_OK))
 			err = errno;
+		else if (is_directory(path))
+			err = EISDIR;
 	} else if (errno != ENOENT) {
 		err = errno;
 	} else {

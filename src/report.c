@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void fp_totals_add(struct fp_totals *t, enum fp_verdict v)
 {
@@ -135,7 +136,16 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 			 o->note, end);
 		break;
 	case FP_VERDICT_XFAIL:
-		snprintf(buf, size, "known kernel limitation: %s; %s", r->known_issue, o->reason);
+		if (!r->known_issue)
+			snprintf(buf, size, "known failure on this site: %s; %s", r->site_reason,
+				 o->reason);
+		else if (r->site_reason)
+			snprintf(buf, size,
+				 "known kernel limitation: %s (accepted by the site: %s); %s",
+				 r->known_issue, r->site_reason, o->reason);
+		else
+			snprintf(buf, size, "known kernel limitation: %s; %s", r->known_issue,
+				 o->reason);
 		break;
 	}
 	return buf;
@@ -261,6 +271,28 @@ static bool xml_char_allowed(uint32_t cp)
 	if (cp >= 0x7f && cp <= 0x9f)
 		return false; /* allowed by XML 1.0 but discouraged; no reader needs them */
 	return cp != 0xfffe && cp != 0xffff;
+}
+
+const char *fp_utc_timestamp(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "unknown");
+	return buf;
+}
+
+void fp_report_write_identity(FILE *f, const struct fp_env *env)
+{
+	const char *host = env ? fp_env_get(env, "node.hostname") : NULL;
+	char now[32];
+
+	fprintf(f, "  \"schema_version\": %d,\n  \"hostname\": ", FP_REPORT_SCHEMA_VERSION);
+	fp_json_write_string(f, host ? host : "unknown");
+	fputs(",\n  \"timestamp\": ", f);
+	fp_json_write_string(f, fp_utc_timestamp(now, sizeof(now)));
+	fputs(",\n", f);
 }
 
 void fp_xml_write_escaped(FILE *f, const char *s)

@@ -31,6 +31,7 @@ struct fp_result {
 	enum fp_verdict verdict;
 	struct fp_outcome outcome; /* status and text from the case (or the watchdog) */
 	const char *known_issue;   /* XFAIL: the known kernel limitation, with its fix */
+	const char *site_reason;   /* the site's known-failures file accepts this failure */
 	double duration_s;
 	bool cut_short; /* a stop signal killed the case before it finished: no verdict */
 };
@@ -126,5 +127,16 @@ void fp_env_write_json(FILE *f, const struct fp_env *env, int indent);
  * inside an otherwise valid character (a cut).
  */
 size_t fp_utf8_decode(const char *s, size_t len, uint32_t *cp);
+
+/* The version of the JSON report's layout (docs/json-schema.json); bump it on any change
+ * a reader must know about. */
+#define FP_REPORT_SCHEMA_VERSION 1
+
+/* The time now as UTC ISO 8601 ("2026-12-02T04:53:08Z") into @buf. */
+const char *fp_utc_timestamp(char *buf, size_t size);
+
+/* The JSON report's identity members, each on its own line ending in ",":
+ * "schema_version", "hostname" (the fingerprint's node.hostname), "timestamp" (now). */
+void fp_report_write_identity(FILE *f, const struct fp_env *env);
 
 #endif

@@ -57,6 +57,7 @@ static void write_json(FILE *f, const struct fp_collected *c, const struct fp_to
 	fputs("{\n  \"forkpin\": ", f);
 	fp_json_write_string(f, FORKPIN_VERSION);
 	fputs(",\n", f);
+	fp_report_write_identity(f, c->env);
 	write_completion(f, t);
 	fputs("  \"env\": ", f);
 	fp_env_write_json(f, c->env, 4);

@@ -81,9 +81,12 @@ static void write_incomplete(FILE *f, const struct fp_totals *t)
 static void write_junit(FILE *f, const struct fp_collected *c, const struct fp_totals *t)
 {
 	size_t i, errors = fp_totals_complete(t) ? 0 : 1;
+	char stamp[32];
 
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite", f);
 	write_attr(f, "name", "forkpin");
+	write_attr(f, "hostname", c->env ? fp_env_get(c->env, "node.hostname") : NULL);
+	write_attr(f, "timestamp", fp_utc_timestamp(stamp, sizeof(stamp)));
 	fprintf(f,
 		" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.6f\">\n",
 		c->n + errors, fp_totals_failed(t), errors, t->skip, c->total_s);

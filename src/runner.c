@@ -290,6 +290,7 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	res->cut_short = arrival == INTERRUPTED;
 	res->verdict = verdict_of(c, res->outcome.status);
 	excuse_known_issue(c, res);
+	fp_known_failures_apply(opt->site_known, res);
 	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
 }
 

@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "known_failures.h"
 #include "matrix.h"
 #include "report.h"
 
 struct fp_run_options {
 	double timeout_s; /* per case */
 	uint64_t seed;	  /* base pattern seed; each case derives its own */
+	const struct fp_known_failures *site_known; /* the site's accepted failures, or NULL */
 };
 
 /* Run one case in a child process and classify the outcome into @res. */

@@ -24,5 +24,7 @@
 int fp_cmd_stress(int argc, char **argv);
 int fp_cmd_forkcost(int argc, char **argv);
 int fp_cmd_vm(int argc, char **argv);
+/* `forkpin compare BASE.json NEW.json`: what changed between two reports (compare.c). */
+int fp_cmd_compare(int argc, char **argv);
 
 #endif

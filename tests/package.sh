@@ -98,6 +98,10 @@ complete_line "$fp" list iouring/anon/child-a
 candidate iouring/anon/child-alive "completion: case ids from forkpin list"
 complete_line "$fp" run --js
 candidate --json "completion: run's options"
+complete_line "$fp" run --require io
+candidate iouring "completion: --require completes backends"
+complete_line "$fp" run --profile q
+candidate quick "completion: --profile completes profiles"
 
 if [ "$with_vm" = 1 ]; then
 	# The guest's root is an overlay over the host's: dpkg -i writes only to the guest. The
