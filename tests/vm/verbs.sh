@@ -97,10 +97,18 @@ for mode in ("default", "fork-init"):
     bad = [c for c in verbs if c["result"] in ("fail", "control-missed")]
     skipped = [c for c in verbs if c["result"] == "skip"]
     controls = [c for c in verbs if c["control"] and c["result"] != "skip"]
-    check(f"{mode}: forkpin exited 0 (got {rc})", rc == 0,
+    # fork-init (MADV_DONTFORK) takes the whole page away from the child: unrelated data
+    # sharing a page with a sub-page registration is gone there (rdma-core PR 1222). forkpin
+    # reports that hazard as a FAIL; nothing else may fail.
+    dontfork_loss = [c for c in bad if mode == "fork-init" and c["memtype"] == "malloc-subpage"
+                     and "unrelated data" in c["diagnosis"]]
+    bad = [c for c in bad if c not in dontfork_loss]
+    check(f"{mode}: forkpin exited {1 if dontfork_loss else 0} (got {rc})",
+          rc == (1 if dontfork_loss else 0),
           [f"{c['id']}: {c['result']}: {c['explanation']}" for c in cases
            if c["result"] in ("fail", "control-missed")][:20])
-    check(f"{mode}: {len(ran)} verbs cases ran and none failed ({len(bad)} failed)",
+    check(f"{mode}: {len(ran)} verbs cases ran and none failed ({len(bad)} failed"
+          f"{f', {len(dontfork_loss)} lost unrelated data on a DONTFORK page' if dontfork_loss else ''})",
           ran and not bad, [f"{c['id']}: {c['result']}: {c['explanation']}" for c in bad][:20])
     check(f"{mode}: no verbs case skipped for want of the device ({len(skipped)} skipped)",
           not any("no RDMA device" in c["diagnosis"] for c in skipped),
@@ -118,6 +126,8 @@ for mode in ("default", "fork-init"):
         if effect.startswith("yes"):
             check(f"fork-init: children hit the MADV_DONTFORK range as expected "
                   f"({len(dontfork_notes)} cases)", bool(dontfork_notes))
+            check(f"fork-init: the sub-page buffer's neighbour is reported lost in the child "
+                  f"({len(dontfork_loss)} cases)", bool(dontfork_loss))
         else:
             check("fork-init: # SKIP this rdma-core does not apply DONTFORK: " + effect, True)
     odp_bad = [c for c in odp if c["result"] in ("fail", "control-missed")]
