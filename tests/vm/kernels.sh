@@ -8,7 +8,8 @@
 #                 read stale data"); shared memory still passes; the controls still fire.
 #   ro-pin-no-unshare: read-only pins taken on a page shared with a child (now or before)
 #                 read stale data; read-write registrations still pass.
-#   gup-fast-race-wide: `forkpin stress` sees the GUP-fast vs fork race.
+# The race stressor against gup-fast-race-wide is a benchmark (bench/race.sh), not a test:
+# its time to the first failure varies from run to run.
 # A cold cache builds the kernel first (~10 min with 2 idle CPUs, more on a busy machine).
 # Prints TAP; 77 (skip) without QEMU or the kernel build packages.
 # usage: tests/vm/kernels.sh [FORKPIN]
@@ -22,7 +23,7 @@ tmp=$(mktemp -d /tmp/forkpin-kernels.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
-for k in stock no-early-cow ro-pin-no-unshare gup-fast-race-wide; do
+for k in stock no-early-cow ro-pin-no-unshare; do
 	image[$k]=$("$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
 		"$k" 2>"$tmp/build-$k.err" | tail -n 1)
 	st=${PIPESTATUS[0]}
@@ -162,13 +163,4 @@ for b in vfio verbs; do
 		"ro-pin-no-unshare: $b/anon/pin-after-fork (read-write) still passes"
 done
 
-# gup-fast-race-wide: the stressor must see the race once fork's window is held open
-# (io_uring pins with pin_user_pages_fast).
-vm_run race --timeout 600 --kernel "${image[gup-fast-race-wide]}" -- \
-	"$fp" stress -b iouring --duration "${FORKPIN_RACE_DURATION:-30}" --threads 2
-rc=$?
-out=$(cat "$tmp/race.tap" "$tmp/race.err")
-ok "$([ $rc = 1 ] && echo 0 || echo 1)" "gup-fast-race-wide: forkpin stress exits 1 (exit $rc)"
-contains "no longer maps" "gup-fast-race-wide: the stressor reports lost DMA"
-printf '%s\n' "$out" | grep -E '^stress ' | sed 's/^/# /'
 tap_done

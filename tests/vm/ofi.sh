@@ -17,8 +17,14 @@ tmp=$(mktemp -d /tmp/forkpin-ofitest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 # A guest that did not finish (exit 3: TCG boots rarely panic early) gets one more boot.
+# A slice: each ofi case pays libfabric's start-up (~1 s under TCG), so the whole ofi row
+# (~300 cases) would take minutes; the kernel-facing coverage is the verbs row's.
+# shellcheck disable=SC2054 # the commas are forkpin's list syntax
+slice=(-m anon,thp-pmd,hugetlb-2m,memfd,malloc-subpage
+	-s child-writes,parent-writes,child-alive,device-reads,device-reads-ro,fork-exec,posix-spawn,many-children,nested,in-flight,control-dontneed,pin-after-fork,reprotect)
 for try in 1 2; do
-	out=$("$fp" vm "$@" -b ofi --ofi-provider 'verbs;ofi_rxm' --json "$tmp/r.json" 2>&1)
+	out=$("$fp" vm "$@" -b ofi --ofi-provider 'verbs;ofi_rxm' "${slice[@]}" \
+		--json "$tmp/r.json" 2>&1)
 	rc=$?
 	[ "$rc" = 3 ] && [ "$try" = 1 ] && echo "# the guest did not finish: booting again" &&
 		continue
@@ -49,7 +55,7 @@ env, cases = r["env"], [c for c in r["cases"] if c["backend"] == "ofi"]
 plain = [c for c in cases if not c["control"]]
 ran = [c for c in plain if c["result"] != "skip"]
 bad = [c for c in cases if c["result"] in ("fail", "control-missed")]
-check(len(ran) >= 40 and not bad,
+check(len(ran) >= 30 and not bad,
       f"{len(ran)} ofi cases ran on rxe and none failed ({len(bad)} failed)",
       [f"{c['id']}: {c['result']}: {c['diagnosis']}" for c in bad])
 check(all("verbs;ofi_rxm (rxe0)" in c["note"] for c in ran),
