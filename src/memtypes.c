@@ -398,40 +398,43 @@ static int map_hugetlb_1g(struct fp_mem *m, size_t len, char *why, size_t ws)
 
 /* ---- shared memory ------------------------------------------------------------------- */
 
-static int map_memfd(struct fp_mem *m, size_t len, char *why, size_t ws)
+/* A memfd of @len bytes mapped with @flags (MAP_SHARED or MAP_PRIVATE); faults nothing in. */
+static int map_memfd_as(struct fp_mem *m, size_t len, int flags, char *why, size_t ws)
 {
 	m->fd = memfd_create("forkpin-buffer", MFD_CLOEXEC);
 	if (m->fd < 0)
 		return why_errno(why, ws, -errno, "memfd_create");
 	if (ftruncate(m->fd, (off_t)len))
 		return why_errno(why, ws, -errno, "ftruncate(memfd)");
-	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, m->fd, 0);
 	if (m->map == MAP_FAILED)
-		return why_errno(why, ws, -errno, "mmap(memfd, MAP_SHARED)");
+		return why_errno(why, ws, -errno,
+				 flags & MAP_SHARED ? "mmap(memfd, MAP_SHARED)"
+						    : "mmap(memfd, MAP_PRIVATE)");
 	m->buf = m->map;
 	m->map_len = m->len = len;
 	m->page_size = base_page();
-	populate(m->buf, len);
 	return 0;
+}
+
+static int map_memfd(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	int err = map_memfd_as(m, len, MAP_SHARED, why, ws);
+
+	if (!err)
+		populate(m->buf, len);
+	return err;
 }
 
 /* MAP_PRIVATE of a memfd: shmem page-cache pages (read-faulted) under a private mapping; the
  * first write or a writable pin replaces them by anonymous copies. */
 static int map_memfd_private(struct fp_mem *m, size_t len, char *why, size_t ws)
 {
-	m->fd = memfd_create("forkpin-private", MFD_CLOEXEC);
-	if (m->fd < 0)
-		return why_errno(why, ws, -errno, "memfd_create");
-	if (ftruncate(m->fd, (off_t)len))
-		return why_errno(why, ws, -errno, "ftruncate(memfd)");
-	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->fd, 0);
-	if (m->map == MAP_FAILED)
-		return why_errno(why, ws, -errno, "mmap(memfd, MAP_PRIVATE)");
-	m->buf = m->map;
-	m->map_len = m->len = len;
-	m->page_size = base_page();
-	read_fault(m->buf, len, m->page_size);
-	return 0;
+	int err = map_memfd_as(m, len, MAP_PRIVATE, why, ws);
+
+	if (!err)
+		read_fault(m->buf, len, m->page_size);
+	return err;
 }
 
 /* MAP_PRIVATE of a hugetlbfs memfd: a page-cache huge page under a private mapping (hugetlb's
