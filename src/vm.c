@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "cmd.h"
+#include "report_file.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -164,6 +165,38 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	exit(FP_EXIT_OK);
 }
 
+/*
+ * --json FILE, --junit FILE and their --json=FILE forms name host paths for the reports the
+ * guest's run writes: they never reach the guest. True when @arg was one (@i moves past a
+ * separate value).
+ */
+static bool report_option(struct vm_args *a, const char *arg, const char *next, int *i)
+{
+	static const char *const names[] = {"--json", "--junit"};
+	const char **dest[] = {&a->json, &a->junit};
+	size_t k, len;
+
+	for (k = 0; k < 2; k++) {
+		len = strlen(names[k]);
+		if (strncmp(arg, names[k], len))
+			continue;
+		if (arg[len] == '=') {
+			*dest[k] = arg + len + 1;
+		} else if (!arg[len]) {
+			if (!next)
+				usage_error("option needs a value: %s", arg);
+			*dest[k] = next;
+			(*i)++;
+		} else {
+			continue;
+		}
+		if (!**dest[k])
+			usage_error("%s needs a file name", names[k]);
+		return true;
+	}
+	return false;
+}
+
 /* Split argv into setup/vm/run's options and `forkpin run`'s arguments. */
 static void split_args(struct vm_args *a, int argc, char **argv)
 {
@@ -181,8 +214,8 @@ static void split_args(struct vm_args *a, int argc, char **argv)
 				usage_error("option needs a value: %s", arg);
 			push(a->vm, &a->nvm, argv[++i]);
 			a->kernels |= !strcmp(o->name, "--kernels");
-		} else if ((!strcmp(arg, "--json") || !strcmp(arg, "--junit")) && i + 1 < argc) {
-			*(arg[3] == 's' ? &a->json : &a->junit) = argv[++i];
+		} else if (report_option(a, arg, i + 1 < argc ? argv[i + 1] : NULL, &i)) {
+			continue;
 		} else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			print_vm_help(a);
 		} else {
@@ -193,25 +226,32 @@ static void split_args(struct vm_args *a, int argc, char **argv)
 		usage_error("--json/--junit take one kernel (with --kernels, use --compare FILE)");
 }
 
+/* Copy a report out of the guest's share like forkpin writes reports: into TO.tmp, renamed
+ * over TO only when complete, so a failed copy keeps the previous report. */
 static int copy_file(const char *from, const char *to)
 {
 	char buf[65536];
-	ssize_t n;
-	int in_fd = open(from, O_RDONLY | O_CLOEXEC), out_fd, err = 0;
+	struct fp_outfile out;
+	size_t n;
+	FILE *in = fopen(from, "re");
+	int err;
 
-	if (in_fd < 0)
+	if (!in)
 		return -errno;
-	out_fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out_fd < 0) {
-		err = -errno;
-		close(in_fd);
+	err = fp_outfile_open(&out, to);
+	if (err) {
+		fclose(in);
 		return err;
 	}
-	while (!err && (n = read(in_fd, buf, sizeof(buf))) > 0)
-		err = fp_write_all(out_fd, buf, (size_t)n);
-	close(in_fd);
-	if (close(out_fd) && !err)
-		err = -errno;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out.f);
+	if (ferror(in)) {
+		err = -EIO;
+		fp_outfile_discard(&out);
+	} else {
+		err = fp_outfile_commit(&out);
+	}
+	fclose(in);
 	return err;
 }
 

@@ -32,6 +32,24 @@ case $args in
 *" -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
 *) ok 1 "forkpin run's arguments go to the guest: $args" ;;
 esac
+# --json=FILE (and --json FILE) name host paths: the guest's report comes back there and the
+# option never reaches the guest's forkpin run.
+cat >"$tmp/run-report" <<STUB
+#!/bin/bash
+[ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
+printf '%s\n' "\$@" >"$tmp/args"
+while [ \$# -gt 0 ]; do
+	[ "\$1" = --out ] && echo '{"from": "the guest"}' >"\$2/forkpin.json"
+	shift
+done
+STUB
+chmod +x "$tmp/run-report"
+echo previous >"$tmp/j.json"
+FORKPIN_VM_RUN=$tmp/run-report "$fp" vm --json="$tmp/j.json" -b iouring
+ok $? "forkpin vm --json=FILE runs"
+ok "$(grep -q 'the guest' "$tmp/j.json" && echo 0 || echo 1)" "--json=FILE receives the guest's report"
+ok "$(grep -q -- '--json=' "$tmp/args" && echo 1 || echo 0)" "--json=FILE does not reach the guest's run"
+ok "$([ ! -e "$tmp/j.json.tmp" ] && echo 0 || echo 1)" "no temp file is left beside it"
 expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
 ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
 
