@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include "backend.h"
 #include "cmd.h"
+#include "report_file.h"
 #include "env.h"
 #include "report.h"
 #include "subcommands.h"
@@ -142,12 +143,12 @@ struct stress_result {
 	bool interrupted;
 };
 
+/* The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), 0 while none did. */
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	interrupted = sig;
 }
 
 static double elapsed_s(const struct stress_run *run)
@@ -628,6 +629,12 @@ static void run_backend(const struct fp_backend *be, const struct stress_opts *o
 	} else if (!forker_started || !writer_started) {
 		res->verdict = STRESS_ERROR;
 		snprintf(res->reason, sizeof(res->reason), "cannot start the threads");
+	} else if (!load(&run->iterations)) {
+		/* nothing was checked: a pass would claim what was never tried */
+		res->verdict = STRESS_ERROR;
+		snprintf(res->reason, sizeof(res->reason),
+			 "no iteration completed (%s): nothing was checked",
+			 interrupted ? "interrupted" : "raise --duration or --iterations");
 	} else {
 		res->verdict = STRESS_PASS;
 	}
@@ -765,15 +772,21 @@ static void json_result(FILE *f, const struct stress_result *res)
 static int write_json(const char *path, const struct stress_opts *opt,
 		      const struct stress_result *res, size_t n, int code)
 {
-	FILE *f = fopen(path, "we");
 	struct fp_env *env = calloc(1, sizeof(*env));
+	struct fp_outfile out;
+	char signame[32];
 	size_t i;
-	int err = 0;
+	int err;
+	FILE *f;
 
-	if (!f || !env) {
-		err = -errno;
-		goto out;
+	if (!env)
+		return -ENOMEM;
+	err = fp_outfile_open(&out, path);
+	if (err) {
+		free(env);
+		return err;
 	}
+	f = out.f;
 	fp_fingerprint_collect(env);
 	fputs("{\n  \"command\": \"stress\",\n  ", f);
 	json_u64(f, "seed", opt->seed);
@@ -783,6 +796,10 @@ static int write_json(const char *path, const struct stress_opts *opt,
 	json_u64(f, "iterations_limit", opt->iterations);
 	json_u64(f, "inject_every", opt->inject_every);
 	json_u64(f, "exit_code", (uint64_t)code);
+	fprintf(f, "\"complete\": %s, ", interrupted ? "false" : "true");
+	if (interrupted)
+		json_str(f, "interrupted", fp_signal_name(interrupted, signame, sizeof(signame)),
+			 true);
 	fputs("\n  \"env\": ", f);
 	fp_env_write_json(f, env, -1);
 	fputs(",\n  \"backends\": [", f);
@@ -791,13 +808,8 @@ static int write_json(const char *path, const struct stress_opts *opt,
 		json_result(f, &res[i]);
 	}
 	fputs("\n  ]\n}\n", f);
-	if (ferror(f))
-		err = -EIO;
-out:
-	if (f && fclose(f) && !err)
-		err = -errno;
 	free(env);
-	return err;
+	return fp_outfile_commit(&out);
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
@@ -950,14 +962,17 @@ int fp_cmd_stress(int argc, char **argv)
 	struct stress_result res[64];
 	struct sigaction sa = {.sa_handler = on_interrupt};
 	size_t n, i, ran = 0, bad = 0;
-	enum fp_exit code;
+	int code;
 
 	parse_stress_args(&opt, argc, argv);
 	n = select_backends(&opt, bes);
 	check_memlock(&opt);
 	fp_require_writable(WHO, "--json", opt.json_path);
 	opt.progress = isatty(STDERR_FILENO) && !getenv("CI");
+	/* A stop signal ends the run early: reported incomplete, exit 128 + the signal. */
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (!n)
 		printf("stress: skip: no backend here pins memory and lets a device write it "
@@ -970,7 +985,9 @@ int fp_cmd_stress(int argc, char **argv)
 		bad += res[i].verdict == STRESS_FAIL || res[i].verdict == STRESS_ERROR;
 	}
 	n = i;
-	code = fp_exit_code(bad, ran);
+	code = interrupted ? FP_EXIT_SIGNAL_BASE + interrupted : (int)fp_exit_code(bad, ran);
+	if (interrupted)
+		printf("stress: interrupted: the run is incomplete\n");
 	if (opt.json_path) {
 		int err = write_json(opt.json_path, &opt, res, n, code);
 

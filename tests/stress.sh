@@ -49,16 +49,17 @@ else
 		for f in d["backends"][0]["failure_log"][:1]] == [True]';
 		echo $?)" "the failure names its iteration, time and diagnosis"
 
-	# SIGINT: a clean stop with a partial report.
+	# SIGINT: a clean stop with a partial report that says it is incomplete; never exit 0.
 	"$fp" stress --duration 60 --json "$tmp/int.json" >/dev/null 2>&1 &
 	pid=$!
 	sleep 1
 	kill -INT $pid
 	wait $pid
 	rc=$?
-	ok $rc "SIGINT stops the run cleanly (exit $rc)"
+	ok "$([ "$rc" = 130 ] && echo 0 || echo 1)" "SIGINT stops the run as incomplete (exit $rc, want 130)"
 	ok "$(json "$tmp/int.json" 'd["backends"][0]["interrupted"] and
-		d["backends"][0]["elapsed_s"] < 30'; echo $?)" "the report says interrupted"
+		d["backends"][0]["elapsed_s"] < 30 and d["complete"] is False and
+		d["interrupted"] == "SIGINT"'; echo $?)" "the report says interrupted and incomplete"
 fi
 
 # forkcost: the table, CSV and JSON shapes on tiny sizes (no timing assertions).
