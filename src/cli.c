@@ -429,6 +429,21 @@ static void check_backend_options(const struct fp_case *cases, size_t n)
 }
 
 /* --repeat: each case N times in a row (flakiness hunting, benchmarks). */
+/* --repeat beyond what the machine can hold is bad usage, found before anything runs: each
+ * repeated case is listed once and its result kept by every file reporter. */
+static void check_repeat_memory(size_t n, unsigned long repeat)
+{
+	const size_t per_case = sizeof(struct fp_case) + 3 * sizeof(struct fp_result);
+	char what[96];
+
+	if (n > SIZE_MAX / repeat / per_case)
+		usage_error("--repeat %lu: too many cases (%zu x %lu): repeat fewer times", repeat,
+			    n, repeat);
+	snprintf(what, sizeof(what), "--repeat %lu: %zu cases' results", repeat, n * repeat);
+	fp_check_memory("forkpin", (unsigned long long)(n * repeat * per_case), what,
+			"repeat fewer times or select fewer cases");
+}
+
 static struct fp_case *repeat_cases(struct fp_case *cases, size_t *n, unsigned long repeat)
 {
 	struct fp_case *out;
@@ -436,6 +451,7 @@ static struct fp_case *repeat_cases(struct fp_case *cases, size_t *n, unsigned l
 
 	if (repeat <= 1)
 		return cases;
+	check_repeat_memory(*n, repeat);
 	out = calloc(*n * repeat, sizeof(*out));
 	if (!out) {
 		fprintf(stderr, "forkpin: out of memory for --repeat %lu\n", repeat);

@@ -119,3 +119,13 @@ void fp_reject_option(const char *who, const char *command, const char *option)
 		       "%s: not an option of `forkpin %s` (`forkpin %s --help` lists its options)",
 		       option, command, command);
 }
+
+void fp_check_memory(const char *who, unsigned long long need, const char *what, const char *fix)
+{
+	unsigned long long avail = fp_meminfo_kb("MemAvailable") * 1024ull;
+
+	if (avail && need > avail / 4 * 3)
+		fp_usage_error(who,
+			       "%s need ~%llu MiB, more than 3/4 of MemAvailable (%llu MiB): %s",
+			       what, need >> 20, avail >> 20, fix);
+}

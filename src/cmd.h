@@ -42,6 +42,12 @@ void fp_parse_list(const char *who, const char **list, size_t *n, size_t max, ch
 void fp_check_memlock(const char *who, size_t need, const char *subject, const char *alternative);
 
 /*
+ * A selection that would need @need bytes of memory: exit 2 when that is more than three
+ * quarters of MemAvailable (the machine would swap or OOM), naming @what and @fix.
+ */
+void fp_check_memory(const char *who, unsigned long long need, const char *what, const char *fix);
+
+/*
  * Options a subcommand does not use: "@who: @option: not an option of `forkpin @command`
  * (`forkpin @command --help` lists its options)", exit 2.
  */

@@ -122,25 +122,6 @@ static void row_status(struct fc_row *row, enum fc_status status, const char *fm
 
 /* ---- measurements ------------------------------------------------------------------------ */
 
-/* A /proc/meminfo field in kB, or 0. */
-static unsigned long long meminfo_kb(const char *field)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	size_t flen = strlen(field);
-	unsigned long long v = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, flen) && line[flen] == ':') {
-			v = strtoull(line + flen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /* Private memory (kB) of process @pid's VMA that contains @addr; 0 when it has none there
  * (a MADV_DONTFORK range is not in the child at all). */
 static unsigned long long child_private_kb(pid_t pid, const void *addr)
@@ -216,8 +197,8 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 	unsigned r;
 
 	for (r = 0; r < repeat; r++) {
-		unsigned long long free_before = meminfo_kb("MemFree");
-		unsigned long long huge_before = meminfo_kb("HugePages_Free");
+		unsigned long long free_before = fp_meminfo_kb("MemFree");
+		unsigned long long huge_before = fp_meminfo_kb("HugePages_Free");
 		unsigned long long free_after, huge_after;
 		int pfd[2], status;
 		uint64_t t0;
@@ -251,8 +232,8 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 			return;
 		}
 		row->child_private = child_private_kb(pid, buf) * 1024;
-		free_after = meminfo_kb("MemFree");
-		huge_after = meminfo_kb("HugePages_Free");
+		free_after = fp_meminfo_kb("MemFree");
+		huge_after = fp_meminfo_kb("HugePages_Free");
 		row->memfree_drop =
 		    free_before > free_after ? (free_before - free_after) * 1024 : 0;
 		row->hugetlb_used = huge_before > huge_after ? huge_before - huge_after : 0;
@@ -277,7 +258,7 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 
 	if (m->flags & FC_HUGETLB) {
 		unsigned long pages = row->size / HUGE_2M, need = pages * (m->copies ? 2 : 1);
-		unsigned long long free_pages = meminfo_kb("HugePages_Free");
+		unsigned long long free_pages = fp_meminfo_kb("HugePages_Free");
 
 		if (row->size % HUGE_2M) {
 			row_status(row, FC_SKIP, "the size is not a multiple of 2 MiB");
@@ -581,6 +562,9 @@ static void check_forkcost_args(struct fc_opts *opt)
 	}
 	if (opt->min_size > opt->max_size)
 		opt->min_size = opt->max_size;
+	/* the largest size is mapped and, pinned, copied once more for the child at fork */
+	fp_check_memory(WHO, 2ull * opt->max_size, "--max-size: the buffer and the child's copy",
+			"give a smaller --max-size");
 	fp_require_writable(WHO, "--csv", opt->csv_path);
 	fp_require_writable(WHO, "--json", opt->json_path);
 }

@@ -296,3 +296,21 @@ int fp_waitpid_bounded(pid_t pid, int timeout_ms)
 		usleep(1000);
 	}
 }
+
+unsigned long long fp_meminfo_kb(const char *field)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	size_t flen = strlen(field);
+	unsigned long long v = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			v = strtoull(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}

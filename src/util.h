@@ -21,6 +21,8 @@ uint64_t fp_now_ns(void);
 int fp_read_line(const char *path, char *buf, size_t size);
 /* Read a file holding one unsigned number; -errno on failure or garbage. */
 int fp_read_ulong(const char *path, unsigned long *out);
+/* A /proc/meminfo field (e.g. "MemAvailable") in kB, or 0 when it cannot be read. */
+unsigned long long fp_meminfo_kb(const char *field);
 /* Write @text to a sysfs/procfs file; -errno on failure. */
 int fp_write_text(const char *path, const char *text);
 

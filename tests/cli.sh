@@ -80,4 +80,10 @@ strays=$(pgrep -f -- "--seed $marker" | wc -l)
 ok $([ "$strays" -eq 0 ] && echo 0 || echo 1) "no forkpin processes remain after a run ($strays)"
 ok $([ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ] && echo 0 || echo 1) \
 	"vm.nr_hugepages unchanged by a run"
+
+# Bounds: selections the machine cannot hold are bad usage before anything runs.
+expect_exit 2 "--repeat beyond MemAvailable is refused" -- "$fp" run -b iouring --repeat 100000
+contains "MemAvailable" "and the message names MemAvailable"
+expect_exit 2 "forkcost --max-size beyond MemAvailable is refused" -- "$fp" forkcost --max-size 64G
+contains "give a smaller --max-size" "and the message names the fix"
 tap_done
