@@ -86,4 +86,15 @@ expect_exit 2 "--repeat beyond MemAvailable is refused" -- "$fp" run -b iouring 
 contains "MemAvailable" "and the message names MemAvailable"
 expect_exit 2 "forkcost --max-size beyond MemAvailable is refused" -- "$fp" forkcost --max-size 64G
 contains "give a smaller --max-size" "and the message names the fix"
+
+# A full TMPDIR: file-private SKIPs naming the cause instead of dying of SIGBUS. A 16 KiB
+# tmpfs in a private mount namespace (root only).
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	mkdir -p "$tmp/full"
+	out=$(unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR=$1 "$2" run \
+		-b iouring -m file-private -s parent-writes' sh "$tmp/full" "$fp" 2>&1)
+	contains "# SKIP no room for a" "a full TMPDIR is a SKIP naming ENOSPC, not a SIGBUS FAIL"
+else
+	ok 0 "# SKIP the full-TMPDIR check needs root and unshare"
+fi
 tap_done
