@@ -80,6 +80,9 @@ struct fp_reporter {
 	void *state;
 	/* Returns 0, or -errno when results could not be recorded (the run must not start). */
 	int (*begin)(void *state, size_t ncases, const struct fp_env *env);
+	/* Optional: case @index (@id) starts now; a reporter that streams can name the case
+	 * running if the run never gets further (a hung or panicked machine). */
+	void (*start)(void *state, size_t index, const char *id);
 	void (*result)(void *state, size_t index, const struct fp_result *res);
 	/* Returns 0, or -errno when the report could not be written. */
 	int (*end)(void *state, const struct fp_totals *totals);

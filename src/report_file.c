@@ -231,6 +231,17 @@ static void file_result(void *state, size_t index, const struct fp_result *res)
 	}
 }
 
+static void file_start(void *state, size_t index, const char *id)
+{
+	struct file_state *s = state;
+
+	(void)index;
+	if (s->partial && s->fmt->partial_running) {
+		s->fmt->partial_running(s->partial, id);
+		partial_flush(s);
+	}
+}
+
 static void close_partial(struct file_state *s, bool remove)
 {
 	if (s->partial)
@@ -302,6 +313,7 @@ struct fp_reporter *fp_collecting_reporter(const char *path, const struct fp_fil
 		goto fail;
 	*r = (struct fp_reporter){.state = s,
 				  .begin = file_begin,
+				  .start = file_start,
 				  .result = file_result,
 				  .end = file_end,
 				  .free_state = file_free};

@@ -35,6 +35,8 @@ struct fp_file_format {
 	/* Optional: stream PATH.partial as JSON lines, a header then one line per case. */
 	void (*partial_header)(FILE *f, const struct fp_env *env, size_t ncases);
 	void (*partial_case)(FILE *f, const struct fp_result *r);
+	/* Optional: the line naming the case that starts now. */
+	void (*partial_running)(FILE *f, const char *id);
 };
 
 /* A reporter whose end() writes everything collected in @fmt and commits the file. */

@@ -92,8 +92,18 @@ static void partial_case(FILE *f, const struct fp_result *r)
 	fputc('\n', f);
 }
 
-static const struct fp_file_format json_format = {
-    .write = write_json, .partial_header = partial_header, .partial_case = partial_case};
+/* {"running": ID}: the case that started; the next case line (or none, after a hang) follows. */
+static void partial_running(FILE *f, const char *id)
+{
+	fputs("{\"running\": ", f);
+	fp_json_write_string(f, id);
+	fputs("}\n", f);
+}
+
+static const struct fp_file_format json_format = {.write = write_json,
+						  .partial_header = partial_header,
+						  .partial_case = partial_case,
+						  .partial_running = partial_running};
 
 struct fp_reporter *fp_json_reporter(const char *path)
 {

@@ -336,6 +336,9 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 	for (i = 0; i < n && !interrupted; i++) {
 		struct fp_result res;
 
+		for (r = 0; r < nreporters; r++)
+			if (reporters[r]->start)
+				reporters[r]->start(reporters[r]->state, i, cases[i].id);
 		fp_run_case(&cases[i], opt, &res);
 		if (res.cut_short) {
 			/* Killed half-way, the case has no verdict: the reports name it instead. */

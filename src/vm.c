@@ -272,6 +272,44 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
+/*
+ * The guest did not finish (hung, panicked, timed out): what its run streamed to
+ * forkpin.json.partial as cases finished is all there is. Say how many cases finished and
+ * which one was running, and keep the stream as JSON.partial (never as a report that reads
+ * complete).
+ */
+static void salvage_partial(const char *dir, const char *json)
+{
+	char from[PATH_MAX], dest[PATH_MAX], line[4096], running[512] = "";
+	size_t done = 0;
+	FILE *f;
+
+	snprintf(from, sizeof(from), "%s/forkpin.json.partial", dir);
+	f = fopen(from, "re");
+	if (!f) {
+		fprintf(stderr, "forkpin vm: the guest did not finish and streamed no results\n");
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *id = strstr(line, "{\"running\": \"");
+
+		if (id == line)
+			snprintf(running, sizeof(running), "%.*s", (int)strcspn(id + 13, "\""),
+				 id + 13);
+		else if (strstr(line, "\"result\": "))
+			done++, running[0] = '\0';
+	}
+	fclose(f);
+	fprintf(stderr, "forkpin vm: the guest did not finish: %zu case(s) finished%s%s%s\n", done,
+		running[0] ? "; it hung or crashed in " : "", running,
+		running[0] ? " (the case that was running)" : "");
+	if (!json)
+		return;
+	snprintf(dest, sizeof(dest), "%s.partial", json);
+	if (!copy_file(from, dest))
+		fprintf(stderr, "forkpin vm: the finished cases are in %s (JSON lines)\n", dest);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
@@ -334,6 +372,8 @@ int fp_cmd_vm(int argc, char **argv)
 	if (!a.kernels && status != 2 && status != 3) {
 		bring_back(outdir, "forkpin.json", a.json, &status);
 		bring_back(outdir, "forkpin.junit.xml", a.junit, &status);
+	} else if (!a.kernels && status == 3) {
+		salvage_partial(outdir, a.json);
 	}
 	remove_outdir(outdir);
 	return status;

@@ -50,6 +50,32 @@ ok $? "forkpin vm --json=FILE runs"
 ok "$(grep -q 'the guest' "$tmp/j.json" && echo 0 || echo 1)" "--json=FILE receives the guest's report"
 ok "$(grep -q -- '--json=' "$tmp/args" && echo 1 || echo 0)" "--json=FILE does not reach the guest's run"
 ok "$([ ! -e "$tmp/j.json.tmp" ] && echo 0 || echo 1)" "no temp file is left beside it"
+# A guest that hangs: setup/vm/run exits 3; the cases its run streamed come back as
+# FILE.partial and the case that was running is named.
+cat >"$tmp/run-hang" <<STUB
+#!/bin/bash
+[ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
+while [ \$# -gt 0 ]; do
+	if [ "\$1" = --out ]; then
+		printf '%s\n' '{"forkpin": "x", "partial": true, "cases_planned": 3, "env": {}}' \
+			'{"running": "iouring/anon/child-writes"}' \
+			'{"id": "iouring/anon/child-writes", "result": "pass"}' \
+			'{"running": "verbs/anon/parent-writes"}' >"\$2/forkpin.json.partial"
+	fi
+	shift
+done
+exit 3
+STUB
+chmod +x "$tmp/run-hang"
+rm -f "$tmp/h.json"
+FORKPIN_VM_RUN=$tmp/run-hang "$fp" vm --json "$tmp/h.json" -b iouring,verbs -m anon >/dev/null 2>"$tmp/hang.err"
+rc=$?
+out=$(cat "$tmp/hang.err")
+ok "$([ $rc = 3 ] && echo 0 || echo 1)" "a guest that did not finish: forkpin vm exits 3 (got $rc)"
+contains "1 case(s) finished; it hung or crashed in verbs/anon/parent-writes" \
+	"the hang names the case that was running"
+ok "$([ ! -e "$tmp/h.json" ] && grep -q child-writes "$tmp/h.json.partial" && echo 0 || echo 1)" \
+	"the finished cases come back as FILE.partial, never as FILE"
 expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
 ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
 

@@ -44,7 +44,7 @@ def wait_for_cases(json_path, n, limit=20.0):
     while time.monotonic() < end:
         try:
             with open(json_path + ".partial") as f:
-                if sum(1 for _ in f) > n:
+                if sum(1 for line in f if '"result"' in line) >= n:
                     return True
         except OSError:
             pass
@@ -113,8 +113,15 @@ def sigkill_keeps_previous():
         lines = [json.loads(line) for line in f]
     ok(lines[0].get("partial") is True and "kernel.release" in lines[0]["env"],
        "SIGKILL: FILE.partial starts with its header and the env")
-    ok(len(lines) > 5 and all("id" in c and "result" in c for c in lines[1:]),
-       f"SIGKILL: FILE.partial holds the {len(lines) - 1} cases done, one per line")
+    done = [c for c in lines[1:] if "result" in c]
+    running = [c["running"] for c in lines[1:] if "running" in c]
+    ok(len(done) >= 5 and all("id" in c for c in done) and
+       len(lines) == 1 + len(done) + len(running),
+       f"SIGKILL: FILE.partial holds the {len(done)} cases done, one per line")
+    ok(len(running) in (len(done), len(done) + 1) and
+       running[:len(done)] == [c["id"] for c in done],
+       "SIGKILL: each case is named as it starts ({\"running\": ID}), the last one even "
+       "when it never finished")
     time.sleep(0.2)  # the case process follows its parent (PR_SET_PDEATHSIG)
     ok(not leftovers("kill"), "SIGKILL: no process left")
     # The next run removes the stale stream and, complete, leaves none.
