@@ -37,6 +37,7 @@
 enum {
 	OPT_JSON = 256,
 	OPT_JUNIT,
+	OPT_HTML,
 	OPT_SEED,
 	OPT_TIMEOUT,
 	OPT_REPEAT,
@@ -73,6 +74,9 @@ static const struct fixed_option {
     {{"junit", required_argument, NULL, OPT_JUNIT},
      CMD_RUN,
      "    --junit FILE      write JUnit XML"},
+    {{"html", required_argument, NULL, OPT_HTML},
+     CMD_RUN,
+     "    --html FILE       write a self-contained HTML report"},
     {{"seed", required_argument, NULL, OPT_SEED},
      CMD_RUN,
      "    --seed N          pattern seed (default: the time)"},
@@ -115,7 +119,7 @@ struct cli {
 	const struct command *command;
 	struct fp_filter filter;
 	struct fp_run_options run;
-	const char *json_path, *junit_path;
+	const char *json_path, *junit_path, *html_path;
 	const char *profile, *known_failures_path;
 	const char *required[FP_MAX_FILTER]; /* --require: backends that must run */
 	size_t nrequired;
@@ -258,6 +262,9 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_JUNIT:
 		cli->junit_path = arg;
+		break;
+	case OPT_HTML:
+		cli->html_path = arg;
 		break;
 	case OPT_REPEAT:
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
@@ -561,9 +568,23 @@ static void print_qualification(const struct fp_summary *summary, const struct f
 		printf("# QUALIFIED: every required backend ran, no unaccepted hazard\n");
 }
 
+/* Two reports on one file would overwrite each other: refused before anything runs. */
+static void check_report_paths(const struct cli *cli)
+{
+	const char *paths[] = {cli->json_path, cli->junit_path, cli->html_path};
+	const char *flags[] = {"--json", "--junit", "--html"};
+	size_t i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (paths[i] && paths[j] && fp_report_paths_clash(paths[i], paths[j]))
+				usage_error("%s and %s both name %s: give each report its own file",
+					    flags[i], flags[j], paths[j]);
+}
+
 static int cmd_run(struct cli *cli)
 {
-	struct fp_reporter *reporters[4];
+	struct fp_reporter *reporters[5];
 	struct fp_known_failures kf = {0};
 	struct fp_summary *summary = calloc(1, sizeof(*summary));
 	struct fp_env *env = calloc(1, sizeof(*env));
@@ -575,10 +596,7 @@ static int cmd_run(struct cli *cli)
 	fp_run_catch_signals(); /* from here on a signal ends in reports marked incomplete */
 	apply_site_config(cli);
 	apply_qualification_options(cli);
-	if (cli->json_path && cli->junit_path &&
-	    fp_report_paths_clash(cli->json_path, cli->junit_path))
-		usage_error("--json and --junit both name %s: give each report its own file",
-			    cli->junit_path);
+	check_report_paths(cli);
 	cases = select_cases(cli, &n);
 	check_memlock(cases, n);
 	check_backend_options(cases, n);
@@ -595,6 +613,8 @@ static int cmd_run(struct cli *cli)
 		reporters[nrep++] = open_report(fp_json_reporter, cli->json_path, "--json");
 	if (cli->junit_path)
 		reporters[nrep++] = open_report(fp_junit_reporter, cli->junit_path, "--junit");
+	if (cli->html_path)
+		reporters[nrep++] = open_report(fp_html_reporter, cli->html_path, "--html");
 	fp_fingerprint_collect(env);
 	record_qualification(cli, env);
 	fp_run_all(cases, n, &cli->run, reporters, nrep, env, &totals);

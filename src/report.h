@@ -102,6 +102,8 @@ struct fp_reporter *fp_tap_reporter(FILE *out, bool verbose);
  */
 struct fp_reporter *fp_json_reporter(const char *path);
 struct fp_reporter *fp_junit_reporter(const char *path);
+/* One self-contained HTML page (report_html.c), written like the others. */
+struct fp_reporter *fp_html_reporter(const char *path);
 void fp_reporter_free(struct fp_reporter *r);
 
 /* Whether two report paths name the same file (the second would overwrite the first). */

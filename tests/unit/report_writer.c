@@ -4,11 +4,13 @@
  * escaping (quotes, <, &, control characters, newlines) and hostile UTF-8 (invalid bytes,
  * a character cut by a full buffer, U+FFFE). tests/check_reports.py --hostile parses them and
  * checks each string came out as it must.
- * usage: report_writer JSON JUNIT [--incomplete]
+ * With --html FILE also the HTML page (tests/html.sh reads it back through a browser).
+ * usage: report_writer JSON JUNIT [--incomplete] [--html FILE]
  */
 #include "report.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,13 +51,23 @@ int main(int argc, char **argv)
 {
 	struct fp_env env = {0};
 	struct fp_totals t = {0};
-	struct fp_reporter *rep[2];
+	struct fp_reporter *rep[3];
 	struct fp_result res[5];
-	size_t i, k;
-	int err = 0;
+	const char *html = NULL;
+	bool incomplete = false;
+	size_t i, k, nrep = 2;
+	int err = 0, a;
 
-	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "--incomplete"))) {
-		fprintf(stderr, "usage: report_writer JSON JUNIT [--incomplete]\n");
+	for (a = 3; a < argc; a++) {
+		if (!strcmp(argv[a], "--incomplete"))
+			incomplete = true;
+		else if (!strcmp(argv[a], "--html") && a + 1 < argc)
+			html = argv[++a];
+		else
+			argc = 0;
+	}
+	if (argc < 3) {
+		fprintf(stderr, "usage: report_writer JSON JUNIT [--incomplete] [--html FILE]\n");
 		return 2;
 	}
 	fp_env_set(&env, "kernel.release", "6.1.0-test \"quoted\" <tag> & more");
@@ -76,20 +88,23 @@ int main(int argc, char **argv)
 	res[4].known_issue = "a documented kernel limitation (fixed by 0123456789ab)";
 	rep[0] = fp_json_reporter(argv[1]);
 	rep[1] = fp_junit_reporter(argv[2]);
-	if (!rep[0] || !rep[1]) {
-		perror("open report");
-		return 1;
-	}
-	for (k = 0; k < 2; k++)
+	if (html)
+		rep[nrep++] = fp_html_reporter(html);
+	for (k = 0; k < nrep; k++)
+		if (!rep[k]) {
+			perror("open report");
+			return 1;
+		}
+	for (k = 0; k < nrep; k++)
 		rep[k]->begin(rep[k]->state, 5, &env);
 	for (i = 0; i < 5; i++) {
 		fp_totals_add(&t, res[i].verdict);
-		for (k = 0; k < 2; k++)
+		for (k = 0; k < nrep; k++)
 			rep[k]->result(rep[k]->state, i, &res[i]);
 	}
-	if (argc == 4)
+	if (incomplete)
 		fp_totals_stop(&t, SIGINT, "interrupted by SIGINT during be/anon/next");
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < nrep; k++) {
 		err |= rep[k]->end(rep[k]->state, &t);
 		fp_reporter_free(rep[k]);
 	}
