@@ -693,6 +693,18 @@ static struct fc_row *add_row(struct fc_row *rows, size_t *n, const struct fc_mo
 	return r;
 }
 
+/* One line per measured size on stderr as it is done: a 1 GiB pinned fork takes seconds, and
+ * the table only comes at the end. */
+static void print_progress(const struct fc_row *r)
+{
+	if (r->status == FC_OK)
+		fprintf(stderr, "forkcost: %-24s %6zu MiB: fork %.1f ms (min %.1f, max %.1f)\n",
+			r->label, r->size >> 20, r->fork_ms, r->fork_ms_min, r->fork_ms_max);
+	else
+		fprintf(stderr, "forkcost: %-24s %6zu MiB: %s: %s\n", r->label, r->size >> 20,
+			fc_status_names[r->status], r->reason);
+}
+
 int fp_cmd_forkcost(int argc, char **argv)
 {
 	struct fc_opts opt = {.min_size = 64ul << 20, .max_size = 512ul << 20, .repeat = 3};
@@ -742,6 +754,7 @@ int fp_cmd_forkcost(int argc, char **argv)
 					continue;
 				}
 				measure(r, be ? &devs[b].dev : NULL, opt.repeat);
+				print_progress(r);
 			}
 		}
 		if (!any_backend) {

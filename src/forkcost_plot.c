@@ -9,6 +9,7 @@
 #include "forkcost_plot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,10 @@ static bool find_program(const char *prog, char *out, size_t size)
 	return found;
 }
 
-static int run_gnuplot(const char *gnuplot, const char *script)
+/* gnuplot's own messages go to @errlog: shown only when it fails, not as noise on success. */
+static int run_gnuplot(const char *gnuplot, const char *script, const char *errlog)
 {
-	int status;
+	int status, fd;
 	pid_t pid;
 
 	fflush(NULL);
@@ -56,12 +58,40 @@ static int run_gnuplot(const char *gnuplot, const char *script)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
 		execl(gnuplot, "gnuplot", script, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static void show_log(const char *errlog)
+{
+	char line[512];
+	FILE *f = fopen(errlog, "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "forkpin forkcost: gnuplot: %s", line);
+	if (f)
+		fclose(f);
+}
+
+/* The x range: a log axis over one size is empty, so a single size gets an octave each way. */
+static void write_xrange(FILE *f, const struct fc_point *pts, size_t n)
+{
+	double lo = n ? pts[0].size_mib : 1, hi = lo;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		lo = pts[i].size_mib < lo ? pts[i].size_mib : lo;
+		hi = pts[i].size_mib > hi ? pts[i].size_mib : hi;
+	}
+	if (lo == hi)
+		fprintf(f, "set xrange [%g:%g]\n", lo / 2, hi * 2);
 }
 
 /* True when point @i is the first of its label (labels are plotted in first-seen order). */
@@ -107,6 +137,7 @@ static int write_script(const char *script, const char *term, const char *path, 
 	fputs("set xlabel 'registered size (MiB)'\nset ylabel 'fork() latency (ms)'\n"
 	      "set logscale x 2\nset logscale y 10\nset key top left\nset grid\n",
 	      f);
+	write_xrange(f, pts, n);
 	fputs("plot ", f);
 	for (i = 0; i < n; i++) {
 		if (!first_of_label(pts, i))
@@ -124,7 +155,7 @@ int fc_write_plot(const char *path, const struct fc_point *pts, size_t n, double
 	static const char *const png_terms[] = {"pngcairo size 960,600 noenhanced",
 						"png size 960,600 noenhanced", NULL};
 	static const char *const svg_terms[] = {"svg size 960,600 noenhanced", NULL};
-	char gnuplot[4096], dir[] = "/tmp/forkpin-plot-XXXXXX", data[64], script[64];
+	char gnuplot[4096], dir[] = "/tmp/forkpin-plot-XXXXXX", data[64], script[64], errlog[64];
 	const char *const *term;
 	int err;
 
@@ -140,15 +171,19 @@ int fc_write_plot(const char *path, const struct fc_point *pts, size_t n, double
 		return -errno;
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(script, sizeof(script), "%s/plot.gp", dir);
+	snprintf(errlog, sizeof(errlog), "%s/gnuplot.err", dir);
 	err = write_data(data, pts, n);
 	for (; !err && *term; term++) {
 		err = write_script(script, *term, path, data, pts, n, memcpy_bw);
 		if (!err)
-			err = run_gnuplot(gnuplot, script);
+			err = run_gnuplot(gnuplot, script, errlog);
 		if (!err)
 			break;
-		err = term[1] ? 0 : err; /* a terminal this gnuplot lacks: try the next */
+		if (!term[1])
+			show_log(errlog); /* the last terminal failed too: say why */
+		err = term[1] ? 0 : err;  /* a terminal this gnuplot lacks: try the next */
 	}
+	unlink(errlog);
 	unlink(data);
 	unlink(script);
 	rmdir(dir);

@@ -88,7 +88,17 @@ ok "$(json "$tmp/f.json" 'all(r["status"] != "ok" or r["fork_ms"] > 0 for r in d
 ok "$(json "$tmp/f.json" 'all(r["child_private_bytes"] >= r["size_bytes"]
 	for r in d["rows"] if r["mode"] == "pinned" and r["status"] == "ok")'; echo $?)" \
 	"a pinned buffer is copied for the child (early COW)"
+contains "forkcost: unpinned" "progress: one stderr line per size as it is measured"
 if command -v gnuplot >/dev/null; then
 	ok "$([ -s "$tmp/f.svg" ]; echo $?)" "gnuplot wrote the plot"
+	# One size: a log axis over one value is empty; the plot sets its range, gnuplot is quiet.
+	out=$("$fp" forkcost --min-size 1M --max-size 1M --repeat 1 --mode unpinned \
+		--plot "$tmp/one.svg" 2>&1 >/dev/null)
+	ok "$([ -s "$tmp/one.svg" ] && grep -q '<path' "$tmp/one.svg"; echo $?)" \
+		"a one-size plot is drawn"
+	ok "$(case $out in *gnuplot*|*arning*) echo 1 ;; *) echo 0 ;; esac)" \
+		"and gnuplot's warnings do not leak (stderr: ${out//$'\n'/ | })"
+else
+	ok 0 "# SKIP gnuplot not installed (setup/install-deps.sh installs gnuplot-nox)"
 fi
 tap_done
