@@ -85,6 +85,7 @@ struct stress_failure {
 	double elapsed_s;
 	bool overlapped; /* its registration overlapped a fork in progress */
 	bool injected;	 /* --inject broke this iteration on purpose */
+	bool in_child;	 /* found by a forked child checking its own view, not by a worker */
 	char diagnosis[400];
 };
 
@@ -97,7 +98,8 @@ struct worker {
 	bool open;
 	char *buf;
 	size_t len;
-	char *src; /* the device's source data for one span */
+	char *src;  /* the device's source data for one span */
+	char *snap; /* a forked child's copy of its view of buf, taken right after fork */
 	/* Held by the worker while it owns the buffer's contents (post-pin write, DMA, check),
 	 * by the writer while it rewrites; the writer only tries it. */
 	pthread_mutex_t lock;
@@ -176,15 +178,67 @@ static void record_error(struct stress_run *run, unsigned thread, const char *wh
 	atomic_store(&run->stop, true); /* an operational error is systematic: end the run */
 }
 
+static void record_child_failure(struct stress_run *run)
+{
+	bump(&run->failures);
+	pthread_mutex_lock(&run->log_lock);
+	if (run->nlog < MAX_FAILURE_LOG) {
+		struct stress_failure *f = &run->log[run->nlog++];
+
+		memset(f, 0, sizeof(*f));
+		f->elapsed_s = elapsed_s(run);
+		f->in_child = true;
+		snprintf(f->diagnosis, sizeof(f->diagnosis),
+			 "child: its private copy of a buffer changed after fork: device data "
+			 "leaked into the child: the child maps the pinned page");
+	}
+	pthread_mutex_unlock(&run->log_lock);
+}
+
 /* ---- the forker and the writer ------------------------------------------------------------ */
 
-/* In a child of the forker: write one word per page of every buffer (COW faults in the
- * child), then exit. Only async-signal-safe work: the other threads do not exist here. */
+/* How a forker's child ends when its own copy of a buffer changed after fork. */
+#define CHILD_VIEW_CHANGED 3
+/* How long a child watches its copy: long enough for a DMA queued at fork time to land. */
+#define CHILD_WATCH_NS 1000000
+
+/*
+ * Did the child's copy of the buffers change after fork? Nothing but the device can write
+ * into a private page only the child maps, and only if fork handed the child the pinned
+ * page: whatever the parent does afterwards stays in the parent's pages.
+ */
+static bool child_view_changed(struct stress_run *run)
+{
+	const struct timespec watch = {0, CHILD_WATCH_NS};
+	bool changed = false;
+	unsigned i;
+
+	for (i = 0; i < run->opt->threads; i++) {
+		struct worker *w = &run->w[i];
+
+		if (w->open && !atomic_load(&w->dontfork))
+			memcpy(w->snap, w->buf, w->len);
+	}
+	nanosleep(&watch, NULL);
+	for (i = 0; i < run->opt->threads; i++) {
+		struct worker *w = &run->w[i];
+
+		if (w->open && !atomic_load(&w->dontfork) && memcmp(w->snap, w->buf, w->len))
+			changed = true;
+	}
+	return changed;
+}
+
+/* In a child of the forker: check that its copy does not change under it, then write one word
+ * per page of every buffer (COW faults in the child) and exit. Only async-signal-safe work
+ * (memcpy, nanosleep): the other threads do not exist here. */
 static void __attribute__((noreturn)) child_touch(struct stress_run *run)
 {
 	unsigned i;
 	size_t off;
 
+	if (child_view_changed(run))
+		_exit(CHILD_VIEW_CHANGED);
 	for (i = 0; i < run->opt->threads; i++) {
 		struct worker *w = &run->w[i];
 
@@ -205,6 +259,8 @@ static void reap_child(struct stress_run *run, pid_t pid)
 		;
 	if (WIFSIGNALED(status))
 		bump(&run->children_signalled);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_VIEW_CHANGED)
+		record_child_failure(run);
 }
 
 static void *forker_main(void *arg)
@@ -504,7 +560,8 @@ static int open_workers(struct stress_run *run, char *why, size_t why_size)
 		w->buf =
 		    mmap(NULL, w->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		w->src = malloc(STRESS_PAGE);
-		if (w->buf == MAP_FAILED || !w->src) {
+		w->snap = malloc(w->len);
+		if (w->buf == MAP_FAILED || !w->src || !w->snap) {
 			if (w->buf == MAP_FAILED)
 				w->buf = NULL;
 			snprintf(why, why_size, "mapping a %zu-byte buffer: %s", w->len,
@@ -541,6 +598,7 @@ static void close_workers(struct stress_run *run)
 		if (w->buf)
 			munmap(w->buf, w->len);
 		free(w->src);
+		free(w->snap);
 		if (w->run)
 			pthread_mutex_destroy(&w->lock);
 	}
@@ -679,10 +737,14 @@ static void print_result(const struct stress_opts *opt, const struct stress_resu
 	for (i = 0; i < run->nlog && i < PRINTED_FAILURES; i++) {
 		const struct stress_failure *f = &run->log[i];
 
-		printf("  failure: thread %u iteration %llu at %.3f s%s%s: %s\n", f->thread,
-		       (unsigned long long)f->iteration, f->elapsed_s,
-		       f->overlapped ? " (registration overlapped a fork)" : "",
-		       f->injected ? " (injected)" : "", f->diagnosis);
+		if (f->in_child)
+			printf("  failure: a forked child at %.3f s: %s\n", f->elapsed_s,
+			       f->diagnosis);
+		else
+			printf("  failure: thread %u iteration %llu at %.3f s%s%s: %s\n", f->thread,
+			       (unsigned long long)f->iteration, f->elapsed_s,
+			       f->overlapped ? " (registration overlapped a fork)" : "",
+			       f->injected ? " (injected)" : "", f->diagnosis);
 	}
 	if (load(&run->failures) > i)
 		printf("  ... %llu more failures (the first %d are in --json)\n",
@@ -755,8 +817,9 @@ static void json_result(FILE *f, const struct stress_result *res)
 			json_u64(f, "thread", fl->thread);
 			json_u64(f, "iteration", fl->iteration);
 			json_num(f, "elapsed_s", fl->elapsed_s);
-			fprintf(f, "\"overlapped\": %s, \"injected\": %s, ",
-				fl->overlapped ? "true" : "false", fl->injected ? "true" : "false");
+			fprintf(f, "\"overlapped\": %s, \"injected\": %s, \"in_child\": %s, ",
+				fl->overlapped ? "true" : "false", fl->injected ? "true" : "false",
+				fl->in_child ? "true" : "false");
 			json_str(f, "diagnosis", fl->diagnosis, false);
 			fputs("}", f);
 		}

@@ -117,6 +117,16 @@ expect_case guptest/anon/device-reads '^not ok .*stale' \
 expect_case guptest/anon/device-reads-ro '^not ok .*stale' \
 	"no-early-cow: guptest/anon/device-reads-ro FAILs as a stale read"
 
+# The stressor's children check their own copy: on no-early-cow the device's data shows up
+# in a child's private page after fork.
+vm_run stress-nec --timeout 300 --kernel "${image[no-early-cow]}" -- \
+	"$fp" stress -b iouring --duration 5 --threads 2
+rc=$?
+out=$(cat "$tmp/stress-nec.tap")
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "no-early-cow: forkpin stress exits 1 (exit $rc)"
+contains "a forked child at" "no-early-cow: a stress child sees its copy change after fork"
+contains "device data leaked into the child" "no-early-cow: ... diagnosed as a leak into the child"
+
 # iommufd-mock needs a guest without a vIOMMU (IOMMUFD_TEST's mock domain): one short boot
 # per kernel with the page-frame-level backend alone.
 mock_on() { # mock_on KERNEL: TAP in $tmp/mock-KERNEL.tap, exit status returned
