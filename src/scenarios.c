@@ -501,7 +501,10 @@ static unsigned long hugetlb_surplus_room(size_t page_size)
 /* The parent of a fork that succeeded with an empty pool: is that a verdict already? */
 static void judge_pool_empty_fork(struct fp_ctx *ctx, unsigned long room)
 {
-	if (room)
+	if (fp_range_dontfork(ctx))
+		fp_note(ctx, "fork() succeeded with an empty pool: the registered range is "
+			     "MADV_DONTFORK, so the child gets no mapping and fork needs no page");
+	else if (room)
 		fp_note(ctx,
 			"fork() succeeded with an empty pool: %lu surplus huge page(s) allowed "
 			"(nr_overcommit_hugepages), so the copy may be a surplus page",
