@@ -13,7 +13,9 @@ kernel here can fail" (scenarios, memtypes, why). Checks, as TAP:
   - a listed row that names no case of any report is a typo;
   - a negative control is detected, with its scenario's diagnosis, on every kernel it ran on;
   - the kernels that must pass (stock) have no FAIL, XFAIL or ERROR: a failure there would
-    be forkpin's own (a false FAIL), and could not count as a catch.
+    be forkpin's own (a false FAIL), and could not count as a catch;
+  - the catch table in FILE is the one setup/kernel/catch-table generates from these
+    reports (regenerated, not edited by hand).
 Exit 0 when all hold, 1 otherwise.
 """
 import argparse
@@ -21,6 +23,7 @@ import glob
 import json
 import os
 import re
+import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,6 +120,20 @@ def check_listed_rows(rows, reports):
            f"{': not ' + ', '.join('/'.join(p) for p in unknown[:3]) if unknown else ''}")
 
 
+def check_table(doc, where):
+    """The doc's catch table equals compare-kernels' Markdown for its columns' reports."""
+    m = re.search(r"<!-- catch-table begin[^>]*-->\n\n(.*?)\n<!-- catch-table end -->", doc, re.S)
+    if not ok(m, "the doc has a catch table between its markers"):
+        return
+    header = m.group(1).splitlines()[0]
+    kernels = [c.split(" (")[0].strip() for c in header.strip("|").split("|")[2:]]
+    specs = [f"{k}={os.path.join(where, k + '.json')}" for k in kernels]
+    made = subprocess.run([sys.executable, os.path.join(TOP, "setup/lib/compare-kernels"),
+                           "--markdown"] + specs, stdout=subprocess.PIPE, text=True).stdout
+    ok(made == m.group(1), f"the catch table ({', '.join(kernels)}) is generated from the "
+       "reports: setup/kernel/catch-table --update docs/kernels.md")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reports", default=os.path.join(TOP, "tests", "data", "catch"))
@@ -140,6 +157,7 @@ def main():
                if c["result"] in ("fail", "xfail", "error", "xpass", "control-missed")]
         ok(kernel in reports and not bad, f"{kernel} (no mutant) passes every case"
            f"{': ' + ', '.join(bad[:5]) if bad else ''}")
+    check_table(doc, a.reports)
     check_controls(reports, accepted)
     check_listed_rows(rows, reports)
     counts = check_pairs(reports, accepted, listed)
