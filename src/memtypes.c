@@ -515,10 +515,11 @@ static int map_file_private(struct fp_mem *m, size_t len, char *why, size_t ws)
 	/* Reserve the blocks now: on a full TMPDIR (a tmpfs at its size limit) the first fault
 	 * would otherwise be a SIGBUS that reads like a crash of the case. */
 	if (fallocate(m->fd, 0, 0, (off_t)len) && errno == ENOSPC) {
-		snprintf(why, ws,
-			 "no room for a %zu-byte file in %s (ENOSPC): free space there or set TMPDIR "
-			 "to a directory with room",
-			 len, dir);
+		snprintf(
+		    why, ws,
+		    "no room for a %zu-byte file in %s (ENOSPC): free space there or set TMPDIR "
+		    "to a directory with room",
+		    len, dir);
 		return -ENODEV;
 	}
 	if (ftruncate(m->fd, (off_t)len))
