@@ -7,6 +7,7 @@
  */
 #include "backend.h"
 #include "backends/registry.h"
+#include "node.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +47,7 @@ void fp_fingerprint_collect(struct fp_env *env)
 	size_t i;
 
 	fp_env_collect_host(env);
+	fp_env_collect_node(env);
 	for (i = 0; i < fp_backend_count; i++) {
 		const struct fp_backend *be = fp_backends[i];
 

@@ -7,7 +7,7 @@
 #ifndef FORKPIN_CASE_CHECKS_H
 #define FORKPIN_CASE_CHECKS_H
 
-#include "scenarios.h"
+#include "case.h"
 
 #define FP_MAX_PROBES 64
 /* The neighbour bytes of a sub-page buffer carry the pre-fork pattern at this offset. */

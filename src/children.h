@@ -8,7 +8,7 @@
 #ifndef FORKPIN_CHILDREN_H
 #define FORKPIN_CHILDREN_H
 
-#include "scenarios.h"
+#include "case.h"
 
 #include <sys/types.h>
 

@@ -2,7 +2,6 @@
 /* The host part of the fingerprint: kernel, THP, hugetlb, limits, build. */
 #define _GNU_SOURCE
 #include "env.h"
-#include "node.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -128,5 +127,4 @@ void fp_env_collect_host(struct fp_env *env)
 	env_thp(env);
 	env_hugetlb(env);
 	env_limits(env);
-	fp_env_collect_node(env);
 }

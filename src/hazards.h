@@ -6,7 +6,7 @@
 #ifndef FORKPIN_HAZARDS_H
 #define FORKPIN_HAZARDS_H
 
-#include "scenarios.h"
+#include "case.h"
 
 void fp_scenario_pin_after_fork(struct fp_ctx *ctx);
 void fp_scenario_pin_previously_shared(struct fp_ctx *ctx);
