@@ -94,6 +94,27 @@ static int map_zeropage(struct fp_mem *m, size_t len, char *why, size_t ws)
 
 /* ---- THP ------------------------------------------------------------------------------ */
 
+/* A 2 MiB-aligned private anonymous VMA of exactly @len (smaps then describes only the
+ * buffer), MADV_HUGEPAGE, nothing faulted in yet. */
+static int map_thp_aligned(struct fp_mem *m, size_t len, char *why, size_t ws)
+{
+	char *raw, *aligned;
+
+	raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return why_errno(why, ws, -errno, "mmap(THP)");
+	aligned = (char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	if (aligned > raw)
+		munmap(raw, (size_t)(aligned - raw));
+	munmap(aligned + len, (size_t)(raw + len + SZ_2M - (aligned + len)));
+	m->map = m->buf = aligned;
+	m->map_len = m->len = len;
+	m->page_size = SZ_2M;
+	if (madvise(aligned, len, MADV_HUGEPAGE))
+		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	return 0;
+}
+
 static int thp_policy_allows(char *why, size_t ws)
 {
 	char line[128];
@@ -116,24 +137,15 @@ static int thp_policy_allows(char *why, size_t ws)
 static int map_thp_pmd(struct fp_mem *m, size_t len, char *why, size_t ws)
 {
 	unsigned long huge_kb = 0;
-	char *raw, *aligned;
+	char *aligned;
 	int err = thp_policy_allows(why, ws);
 
 	if (err)
 		return err;
-	raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		return why_errno(why, ws, -errno, "mmap(THP)");
-	/* Trim to an aligned VMA of exactly len, so smaps describes only the buffer. */
-	aligned = (char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
-	if (aligned > raw)
-		munmap(raw, (size_t)(aligned - raw));
-	munmap(aligned + len, (size_t)(raw + len + SZ_2M - (aligned + len)));
-	m->map = m->buf = aligned;
-	m->map_len = m->len = len;
-	m->page_size = SZ_2M;
-	if (madvise(aligned, len, MADV_HUGEPAGE))
-		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	err = map_thp_aligned(m, len, why, ws);
+	if (err)
+		return err;
+	aligned = m->buf;
 	populate(aligned, len);
 	err = fp_smaps_field(aligned, "AnonHugePages", &huge_kb);
 	if (err || huge_kb * 1024 < len) {
@@ -178,7 +190,7 @@ static int map_thp_pte(struct fp_mem *m, size_t len, char *why, size_t ws)
 static int map_thp_zeropage(struct fp_mem *m, size_t len, char *why, size_t ws)
 {
 	unsigned long use_zero = 0;
-	char *raw, *aligned;
+	char *aligned;
 	int err = thp_policy_allows(why, ws);
 
 	if (err)
@@ -190,18 +202,10 @@ static int map_thp_zeropage(struct fp_mem *m, size_t len, char *why, size_t ws)
 			 "/sys/kernel/mm/transparent_hugepage/use_zero_page");
 		return -ENODEV;
 	}
-	raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		return why_errno(why, ws, -errno, "mmap(THP)");
-	aligned = (char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
-	if (aligned > raw)
-		munmap(raw, (size_t)(aligned - raw));
-	munmap(aligned + len, (size_t)(raw + len + SZ_2M - (aligned + len)));
-	m->map = m->buf = aligned;
-	m->map_len = m->len = len;
-	m->page_size = SZ_2M;
-	if (madvise(aligned, len, MADV_HUGEPAGE))
-		return why_errno(why, ws, -errno, "madvise(MADV_HUGEPAGE)");
+	err = map_thp_aligned(m, len, why, ws);
+	if (err)
+		return err;
+	aligned = m->buf;
 	read_fault(aligned, len, base_page());
 	return 0;
 }

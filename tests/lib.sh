@@ -44,3 +44,13 @@ skip_without_qemu() {
 	echo "1..0 # SKIP qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
 	exit 77
 }
+
+# Fault tests: run as root, or re-exec as root of a user namespace (unshare -r); else skip.
+# Call as: become_root "$0" "$@"
+become_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	exec unshare -r bash "$@" || {
+		echo "1..0 # SKIP not root and no user namespaces (unshare -r)"
+		exit 77
+	}
+}

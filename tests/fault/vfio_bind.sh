@@ -8,12 +8,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
-if [ "$(id -u)" != 0 ]; then
-	exec unshare -r bash "$0" "$@" || {
-		echo "1..0 # SKIP not root and no user namespaces (unshare -r)"
-		exit 77
-	}
-fi
+become_root "$0" "$@"
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
