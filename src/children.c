@@ -82,7 +82,8 @@ static void fork_failed(struct fp_ctx *ctx, int err)
 	if (err == ENOMEM && (ctx->mem_flags & FP_MEM_HUGETLB))
 		fp_fail(ctx, FP_STATUS_SKIP,
 			"fork() failed with ENOMEM: too few free huge pages for the copies "
-			"fork must make of pinned pages; reserve more (setup/hugetlb reserve)");
+			"fork must make of pinned pages; reserve more (" FP_SETUP(
+			    "hugetlb") " reserve)");
 	else
 		fp_fail(ctx, FP_STATUS_ERROR, "fork: %s", strerror(err));
 }

@@ -225,8 +225,9 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 			if (errno == ENOMEM && (row->mode->flags & FC_HUGETLB))
 				row_status(row, FC_SKIP,
 					   "fork() failed with ENOMEM: too few free huge pages "
-					   "for the child's copies: reserve more (setup/hugetlb "
-					   "reserve)");
+					   "for the child's copies: reserve more (" FP_SETUP(
+					       "hugetlb") " "
+							  "reserve)");
 			else
 				row_status(row, FC_ERROR, "fork: %s", strerror(errno));
 			return;
@@ -267,7 +268,7 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 		if (free_pages < need) {
 			row_status(row, FC_SKIP,
 				   "needs %lu free 2 MiB huge pages (the buffer%s), %llu free: "
-				   "sudo setup/hugetlb reserve %lu",
+				   "sudo " FP_SETUP("hugetlb") " reserve %lu",
 				   need, m->copies ? " and the child's copies" : "", free_pages,
 				   need);
 			return;

@@ -378,7 +378,7 @@ static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_
 
 		snprintf(why, ws,
 			 "need %zu free %s huge page(s), the pool has %lu usable (%lu free, %lu of "
-			 "them reserved): raise %s/nr_hugepages (setup/hugetlb reserve)",
+			 "them reserved): raise %s/nr_hugepages (" FP_SETUP("hugetlb") " reserve)",
 			 len / page_size, size_text, free_pages > resv ? free_pages - resv : 0,
 			 free_pages, resv, path);
 		return -ENOSPC;
@@ -450,7 +450,7 @@ static int map_hugetlb_memfd_private(struct fp_mem *m, size_t len, char *why, si
 	if (free_pages < 2 * len / SZ_2M) {
 		snprintf(why, ws,
 			 "need %zu free 2 MiB huge pages (the file's and the private copies), the "
-			 "pool has %lu free: setup/hugetlb reserve",
+			 "pool has %lu free: " FP_SETUP("hugetlb") " reserve",
 			 2 * len / SZ_2M, free_pages);
 		return -ENOSPC;
 	}

@@ -8,6 +8,10 @@
 #define FORKPIN_UTIL_H
 
 #include <stdbool.h>
+
+/* A helper script's name as messages give it: "setup/" NAME in a source tree, the installed
+ * path for an installed build (meson -Dhelper_paths=installed). A string literal. */
+#define FP_SETUP(name) FORKPIN_SETUP_PREFIX name
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>

@@ -54,6 +54,10 @@ root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 expect_exit 0 "the packaged binary lists the matrix" -- "$root/usr/bin/forkpin" list -b iouring
 contains "iouring/anon/parent-writes" "the packaged binary lists iouring cases"
+# Its messages name the installed helpers, not a source tree's setup/.
+out=$(FORKPIN_VFIO_BDF= "$root/usr/bin/forkpin" run -b vfio -m anon -s parent-writes 2>&1)
+contains "bind one with /usr/libexec/forkpin/vfio-bind BDF" \
+	"the packaged binary's messages name /usr/libexec/forkpin/vfio-bind"
 
 # The man page renders without groff warnings and has its sections.
 out=$(zcat "$root/usr/share/man/man1/forkpin.1.gz" | groff -man -Tutf8 -ww 2>&1 >/dev/null)

@@ -341,8 +341,8 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 		    "no libfabric provider that %s memory offers FI_RMA here (have: "
 		    "%s): their cases run in the %s row; %s",
 		    pins ? "pins" : "does not pin", names, other,
-		    pins ? "a NIC provider needs a device (setup/rxe add NETDEV, or "
-			   "forkpin vm)"
+		    pins ? "a NIC provider needs a device (" FP_SETUP("rxe") " add NETDEV, or "
+									     "forkpin vm)"
 			 : "try --ofi-provider tcp");
 	}
 	*out = ofi_fn.dupinfo(i);

@@ -92,7 +92,7 @@ static const struct fp_option verbs_options[] = {
 
 #define VERBS_NO_DEVICE                                                                            \
 	"no RDMA device with an active port: run the suite in the test VM (forkpin vm) or create " \
-	"one with setup/rxe add NETDEV"
+	"one with " FP_SETUP("rxe") " add NETDEV"
 
 /* Where a case's traffic goes: the parsed options. */
 struct verbs_target {
@@ -339,8 +339,9 @@ static int verbs_resolve(const struct verbs_target *t, struct verbs_port *p, cha
 	if (!list || n == 0) {
 		if (t->device[0])
 			snprintf(err, err_size,
-				 "--device %s: no RDMA devices at all: create one with setup/rxe "
-				 "add NETDEV, or run in the test VM (forkpin vm)",
+				 "--device %s: no RDMA devices at all: create one with " FP_SETUP(
+				     "rxe") " "
+					    "add NETDEV, or run in the test VM (forkpin vm)",
 				 t->device);
 		else
 			snprintf(err, err_size, "%s", VERBS_NO_DEVICE);

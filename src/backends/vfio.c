@@ -92,7 +92,7 @@ static const struct fp_option vfio_options[] = {
 	.arg = "BDF",
 	.env = "FORKPIN_VFIO_BDF",
 	.help = "PCI device bound to vfio-pci that the vfio backend drives "
-		"(e.g. 0000:00:03.0; bind one with setup/vfio-bind BDF)",
+		"(e.g. 0000:00:03.0; bind one with " FP_SETUP("vfio-bind") " BDF)",
     },
     {0},
 };
@@ -390,9 +390,10 @@ static int vfio_open(struct fp_dev *dev)
 	int ret;
 
 	if (!opt)
-		return fp_dev_error(dev, -ENODEV,
-				    "no VFIO device given: pass --vfio-device BDF or set "
-				    "FORKPIN_VFIO_BDF; bind one with setup/vfio-bind BDF");
+		return fp_dev_error(
+		    dev, -ENODEV,
+		    "no VFIO device given: pass --vfio-device BDF or set "
+		    "FORKPIN_VFIO_BDF; bind one with " FP_SETUP("vfio-bind") " BDF");
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc failed");
@@ -650,9 +651,10 @@ static int vfio_check_options(char *err, size_t err_size)
 		return -EINVAL;
 	}
 	if (vfio_bound_driver(bdf, drv, sizeof(drv)) || strcmp(drv, "vfio-pci")) {
-		snprintf(err, err_size,
-			 "--vfio-device %s: bound to %s, not vfio-pci: run setup/vfio-bind %s", bdf,
-			 drv[0] ? drv : "no driver", bdf);
+		snprintf(
+		    err, err_size,
+		    "--vfio-device %s: bound to %s, not vfio-pci: run " FP_SETUP("vfio-bind") " %s",
+		    bdf, drv[0] ? drv : "no driver", bdf);
 		return -EINVAL;
 	}
 	return 0;

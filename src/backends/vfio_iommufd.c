@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "vfio.h"
+#include "../util.h"
 #include "vfio_iommufd_uapi.h"
 
 /* How long open waits for a cdev still held by an exiting process (the previous case). */
@@ -82,7 +83,7 @@ static int iommufd_open_cdev(struct vfio_iommu *iommu, const char *name, int *fd
 				    path, strerror(errno), IOMMUFD_DEVICE_BUSY_MS);
 	return fp_dev_error(iommu->dev, errno == ENOENT || errno == EACCES ? -ENODEV : -errno,
 			    "open(%s): %s: run as root with the device bound to vfio-pci "
-			    "(setup/vfio-bind)",
+			    "(" FP_SETUP("vfio-bind") ")",
 			    path, strerror(errno));
 }
 

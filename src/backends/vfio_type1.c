@@ -18,6 +18,7 @@
 #include <linux/vfio.h>
 
 #include "vfio.h"
+#include "../util.h"
 
 /* How long open waits for a group still held by an exiting process (the previous case). */
 #define TYPE1_GROUP_BUSY_MS 3000
@@ -43,11 +44,12 @@ static int type1_group_id(struct vfio_iommu *iommu, const char *bdf, int *id)
 	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n < 0)
-		return fp_dev_error(iommu->dev, -ENODEV,
-				    "readlink(%s): %s: the device has no IOMMU group; enable the "
-				    "IOMMU (intel_iommu=on / amd_iommu=on) and bind it with "
-				    "setup/vfio-bind %s",
-				    link, strerror(errno), bdf);
+		return fp_dev_error(
+		    iommu->dev, -ENODEV,
+		    "readlink(%s): %s: the device has no IOMMU group; enable the "
+		    "IOMMU (intel_iommu=on / amd_iommu=on) and bind it with " FP_SETUP(
+			"vfio-bind") " %s",
+		    link, strerror(errno), bdf);
 	target[n] = '\0';
 	base = strrchr(target, '/');
 	*id = atoi(base ? base + 1 : target);
@@ -88,7 +90,7 @@ static int type1_open_group(struct vfio_iommu *iommu, int group_id, int *fd)
 				    path, strerror(errno), TYPE1_GROUP_BUSY_MS);
 	return fp_dev_error(iommu->dev, errno == ENOENT || errno == EACCES ? -ENODEV : -errno,
 			    "open(%s): %s: run as root with the device bound to vfio-pci "
-			    "(setup/vfio-bind)",
+			    "(" FP_SETUP("vfio-bind") ")",
 			    path, strerror(errno));
 }
 
@@ -244,7 +246,7 @@ static int type1_open(struct vfio_iommu *iommu, const char *bdf, int *device_fd)
 		ret = fp_dev_error(iommu->dev, -ENODEV,
 				   "IOMMU group %d is not viable: bind every device in "
 				   "/sys/kernel/iommu_groups/%d/devices to vfio-pci "
-				   "(setup/vfio-bind BDF)",
+				   "(" FP_SETUP("vfio-bind") " BDF)",
 				   st->group_id, st->group_id);
 		goto err;
 	}
