@@ -90,6 +90,9 @@ static const struct fp_option verbs_options[] = {
 /* Bound for one completion (a transfer of at most VERBS_MAX_TRANSFER). */
 #define VERBS_DEADLINE_MS 5000
 
+/* Set by check_options in the main process when a port was active as the run started. */
+#define VERBS_ACTIVE_AT_START "FORKPIN_VERBS_ACTIVE_AT_START"
+
 #define VERBS_NO_DEVICE                                                                            \
 	"no RDMA device with an active port: run the suite in the test VM (forkpin vm) or create " \
 	"one with " FP_SETUP("rxe") " add NETDEV"
@@ -564,6 +567,16 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	dev->priv = st;
 	st->odp = odp;
 	ret = verbs_resolve(&t, &st->p, err, sizeof(err));
+	if (ret && getenv(VERBS_ACTIVE_AT_START)) {
+		/* The run started with a usable port: losing it is a fault, not "cannot run here".
+		 */
+		ret = fp_dev_error(
+		    dev, -EIO,
+		    "%s had an active port when the run started and has none now: the link went "
+		    "down during the run (cable, netdev, subnet manager)",
+		    getenv(VERBS_ACTIVE_AT_START));
+		goto err;
+	}
 	if (ret) {
 		ret = fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
 		goto err;
@@ -1024,6 +1037,8 @@ static int verbs_check_options(char *err, size_t err_size)
 		return ret;
 	ret = verbs_resolve(&t, &p, err, err_size);
 	if (ret == 0) {
+		/* The case processes inherit it: a port lost later is then an ERROR, not a SKIP. */
+		setenv(VERBS_ACTIVE_AT_START, ibv_get_device_name(p.ctx->device), 1);
 		ibv_close_device(p.ctx);
 		return 0;
 	}
