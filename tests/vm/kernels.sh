@@ -44,7 +44,7 @@ done
 # pages + THP + hugetlb and one shared type, the scenarios where the parent writes after fork
 # or a child stays alive, plus the controls.
 # shellcheck disable=SC2054 # the commas are forkpin's list syntax
-sel=(-b iouring,verbs,verbs-odp,vfio,vfio-type1,vfio-iommufd,guptest,vmsplice
+sel=(-b iouring,verbs,verbs-odp,vfio,vfio-type1,vfio-iommufd,guptest,guptest-fast,vmsplice
 	-m anon,thp-pmd,hugetlb-2m,memfd
 	-s child-writes,parent-writes,child-alive,device-reads,device-reads-ro,control-dontneed)
 
@@ -92,7 +92,7 @@ ok "$([ $rc = 0 ] && echo 0 || echo 1)" "stock: forkpin passes everything (exit 
 [ $rc = 0 ] || { grep -E '^not ok' "$tmp/stock.tap" | head -n 10 | sed 's/^/# /'; tail -n 3 "$tmp/stock.err" | sed 's/^/# /'; }
 contains "# guest kernel: 6.12" "stock: the guest runs the custom kernel"
 for id in vfio-iommufd/anon/parent-writes guptest/anon/device-reads-ro \
-	iouring/thp-pmd/parent-writes vfio/hugetlb-2m/child-alive; do
+	guptest-fast/anon/device-reads-ro iouring/thp-pmd/parent-writes vfio/hugetlb-2m/child-alive; do
 	expect_case "$id" '^ok [0-9]+ [^ ]+$' "stock: $id ran and passed"
 done
 
@@ -114,8 +114,10 @@ for b in iouring verbs vfio vfio-iommufd; do
 done
 expect_case guptest/anon/device-reads '^not ok .*stale' \
 	"no-early-cow: guptest/anon/device-reads FAILs as a stale read"
-expect_case guptest/anon/device-reads-ro '^not ok .*stale' \
-	"no-early-cow: guptest/anon/device-reads-ro FAILs as a stale read"
+for b in guptest guptest-fast; do
+	expect_case $b/anon/device-reads-ro '^not ok .*stale' \
+		"no-early-cow: $b/anon/device-reads-ro FAILs as a stale read"
+done
 
 # The stressor's children check their own copy: on no-early-cow the device's data shows up
 # in a child's private page after fork.
