@@ -146,6 +146,38 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_
 	_exit(0);
 }
 
+struct case_args {
+	struct fp_case c;	   /* by value: the zygote may hold an older copy of the table */
+	struct fp_run_options opt; /* only seed and timeout_s are used in the case process */
+};
+
+static void case_entry(void *arg, int out_fd)
+{
+	struct case_args *a = arg;
+
+	case_process(&a->c, &a->opt, out_fd);
+}
+
+/* Start the case process: from the backend's zygote when it has one (backend.h: spawn),
+ * else by fork(). The pid, or -1 with errno. */
+static pid_t start_case(const struct fp_case *c, const struct fp_run_options *opt, int pipefd[2])
+{
+	struct case_args a = {.c = *c, .opt = *opt};
+	pid_t pid;
+
+	if (c->be->ops && c->be->ops->spawn) {
+		pid = c->be->ops->spawn(case_entry, &a, sizeof(a), pipefd[1]);
+		if (pid > 0)
+			return pid;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		case_process(c, opt, pipefd[1]);
+	}
+	return pid;
+}
+
 /* Kill whatever is left of the case's process group and reap it (we are a subreaper). */
 static void reap_group(pid_t pgid)
 {
@@ -267,15 +299,11 @@ void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, stru
 	/* Orphans of the case come back to us, so reap_group() can reap them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(NULL); /* the case process must not flush our buffered output again */
-	if (pipe2(pipefd, O_CLOEXEC) || (pid = fork()) < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) || (pid = start_case(c, opt, pipefd)) < 0) {
 		outcome_set(&res->outcome, FP_STATUS_ERROR, "cannot start the case: %s",
 			    strerror(errno));
 		res->verdict = FP_VERDICT_FAIL;
 		return;
-	}
-	if (pid == 0) {
-		close(pipefd[0]);
-		case_process(c, opt, pipefd[1]);
 	}
 	setpgid(pid, pid); /* also here: no window where a kill(-pid) misses */
 	close(pipefd[1]);

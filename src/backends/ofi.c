@@ -89,6 +89,7 @@ static const struct fp_option ofi_options[] = {
 #include <rdma/fi_rma.h>
 
 #include "../util.h"
+#include "ofi_zygote.h"
 
 /*
  * libfabric is loaded with dlopen() by the processes that use it (case and query processes),
@@ -352,6 +353,34 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 	return 0;
 }
 
+/*
+ * Provider parameters for a case process, set before libfabric initialises (in the case
+ * process or the zygote, never in main); a user's value wins.
+ * FI_UNIVERSE_SIZE: ofi_rxm sizes its core CQ as (tx + rx queue) x universe size: with the
+ * default universe of 256 that exceeds rxe's and many NICs' CQ limit, and fi_enable fails
+ * with EINVAL. One endpoint talks to itself here.
+ * FI_OFI_RXM_*: by default ofi_rxm fills four pools of 1024 x 16 KiB buffers per endpoint,
+ * ~70 MB of zeroed pages that cost a case ~70 ms of CPU; a case keeps one operation
+ * outstanding, and an RMA larger than the buffer goes by rendezvous either way.
+ */
+static void ofi_case_env(void)
+{
+	setenv("FI_UNIVERSE_SIZE", "16", 0);
+	setenv("FI_OFI_RXM_MSG_TX_SIZE", "16", 0);
+	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
+	setenv("FI_OFI_RXM_BUFFER_SIZE", "1024", 0);
+}
+
+/* A case keeps one operation outstanding: OFI_QUEUE_SIZE entries per queue are plenty. */
+#define OFI_QUEUE_SIZE 16
+static void ofi_shrink_queues(struct fi_info *info)
+{
+	if (info->tx_attr->size > OFI_QUEUE_SIZE)
+		info->tx_attr->size = OFI_QUEUE_SIZE;
+	if (info->rx_attr->size > OFI_QUEUE_SIZE)
+		info->rx_attr->size = OFI_QUEUE_SIZE;
+}
+
 /* Open fabric and domain for @info. */
 static int ofi_open_domain(struct fi_info *info, struct fid_fabric **fabric,
 			   struct fid_domain **domain, const char **what)
@@ -564,22 +593,21 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc(ofi state): out of memory");
 	dev->priv = st;
-	/* ofi_rxm sizes its core CQ as (tx + rx queue) x universe size: with the default
-	 * universe of 256 that exceeds rxe's and many NICs' CQ limit, and fi_enable fails
-	 * with EINVAL. One endpoint talks to itself here; a user's value wins. Read at
-	 * libfabric's initialisation, which happens in this process (never in main). */
-	setenv("FI_UNIVERSE_SIZE", "16", 0);
-	ret = ofi_load(dev->error, sizeof(dev->error));
-	if (ret)
-		goto err;
-	if (getenv(ofi_plan_var(pins))) { /* check_options found nothing for this row */
+	ofi_case_env();
+	/* check_options found nothing for this row: SKIP before loading libfabric, whose
+	 * load alone costs ~0.2 s (psm's constructors) */
+	if (getenv(ofi_plan_var(pins))) {
 		ret = fp_dev_error(dev, -ENODEV, "%s", getenv(ofi_plan_var(pins)));
 		goto err;
 	}
+	ret = ofi_load(dev->error, sizeof(dev->error));
+	if (ret)
+		goto err;
 	ret = ofi_choose(dev, pins, &st->info);
 	if (ret)
 		goto err;
 	st->mr_mode = st->info->domain_attr->mr_mode;
+	ofi_shrink_queues(st->info);
 	ret = ofi_probe_fork(dev, st->info);
 	if (ret)
 		goto err;
@@ -959,11 +987,32 @@ static int ofi_query_provider(char *out, size_t size)
 	return 1;
 }
 
+static int ofi_query_stack(char *out, size_t size);
+
+/* The fingerprint's lines, from check_options' query child: one libfabric start-up per run
+ * in the main process's children, not two. Empty until check_options ran. */
+static char ofi_stack_lines[3072];
+
+/* Child of check_options: ofi_query_provider's answer, then (unless it is a usage error) the
+ * fingerprint's "KEY=VALUE" lines after a line "--". */
+static int ofi_query_all(char *out, size_t size)
+{
+	int code = ofi_query_provider(out, size);
+	size_t used = strlen(out);
+
+	if (code != 2 && used + 4 < size) {
+		snprintf(out + used, size - used, "\n--\n");
+		used = strlen(out);
+		ofi_query_stack(out + used, size - used);
+	}
+	return code;
+}
+
 static int ofi_check_options(char *err, size_t err_size)
 {
 	const char *want = fp_option_get("ofi-provider");
 	static bool checked; /* both rows share this hook: one query per run */
-	char text[2048], *line, *save = NULL;
+	char text[6144], *line, *save = NULL, *stack;
 	int code;
 
 	if (checked)
@@ -976,7 +1025,7 @@ static int ofi_check_options(char *err, size_t err_size)
 			 want);
 		return -EINVAL;
 	}
-	code = ofi_in_child(ofi_query_provider, text, sizeof(text));
+	code = ofi_in_child(ofi_query_all, text, sizeof(text));
 	if (code == 2) {
 		snprintf(err, err_size, "%s", text);
 		return -EINVAL;
@@ -984,6 +1033,11 @@ static int ofi_check_options(char *err, size_t err_size)
 	checked = true;
 	if (code < 0)
 		return 0; /* the query failed: each case finds out for itself */
+	stack = strstr(text, "\n--\n");
+	if (stack) {
+		*stack = '\0';
+		snprintf(ofi_stack_lines, sizeof(ofi_stack_lines), "%s", stack + 4);
+	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');
 
@@ -1050,7 +1104,9 @@ static void ofi_fingerprint(struct fp_env *env)
 	char text[3072], *line, *save = NULL;
 	size_t i;
 
-	if (ofi_in_child(ofi_query_stack, text, sizeof(text)) != 0)
+	if (ofi_stack_lines[0])
+		snprintf(text, sizeof(text), "%s", ofi_stack_lines);
+	else if (ofi_in_child(ofi_query_stack, text, sizeof(text)) != 0)
 		fp_env_set(env, "ofi.libfabric", "query failed");
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '='), key[64];
@@ -1071,6 +1127,52 @@ static void ofi_fingerprint(struct fp_env *env)
 	}
 }
 
+/* ---- the per-run zygote (ofi_zygote.c): libfabric's start-up paid once per run ---- */
+
+/* In the zygote: load libfabric and initialise its providers (the first fi_getinfo), with
+ * the environment a case process would have set. */
+static int ofi_zygote_prepare(char *why, size_t size)
+{
+	struct fi_info *info = NULL;
+
+	ofi_case_env(); /* as in ofi_open_common, before initialisation */
+	if (ofi_load(why, size))
+		return -1;
+	if (!ofi_getinfo_rma(NULL, false, &info))
+		ofi_fn.freeinfo(info);
+	return 0;
+}
+
+static struct ofi_zygote ofi_zygote; /* one per run, shared by both rows */
+
+static int ofi_spawn_row(bool pins, void (*body)(void *arg, int fd), const void *arg,
+			 size_t arg_size, int fd)
+{
+	const char *use = getenv("FORKPIN_OFI_ZYGOTE");
+	bool first = !ofi_zygote.tried;
+	int pid;
+
+	/* a row planned to SKIP never loads libfabric: the runner's fork is cheaper */
+	if (getenv(ofi_plan_var(pins)) || (use && !strcmp(use, "0")))
+		return -ENOSYS;
+	pid = ofi_zygote_spawn(&ofi_zygote, ofi_zygote_prepare, body, arg, arg_size, fd);
+	if (first && getenv("FORKPIN_OFI_STATS"))
+		fprintf(stderr, "ofi-stats: zygote %s%s\n",
+			ofi_zygote.sock >= 0 ? "ready" : "unused: ",
+			ofi_zygote.sock >= 0 ? "" : ofi_zygote.why);
+	return pid;
+}
+
+static int ofi_spawn(void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd)
+{
+	return ofi_spawn_row(true, body, arg, arg_size, fd);
+}
+
+static int ofi_api_spawn(void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd)
+{
+	return ofi_spawn_row(false, body, arg, arg_size, fd);
+}
+
 static const struct fp_backend_ops ofi_ops = {
     .open = ofi_open,
     .reg = ofi_register,
@@ -1081,6 +1183,7 @@ static const struct fp_backend_ops ofi_ops = {
     .close = ofi_close,
     .fingerprint = ofi_fingerprint,
     .check_options = ofi_check_options,
+    .spawn = ofi_spawn,
 };
 
 /* Same hooks; open() takes a provider that does not pin. No fingerprint: the ofi row reports
@@ -1094,6 +1197,7 @@ static const struct fp_backend_ops ofi_api_ops = {
     .dereg = ofi_dereg,
     .close = ofi_close,
     .check_options = ofi_check_options,
+    .spawn = ofi_api_spawn,
 };
 
 #define OFI_OPS		(&ofi_ops)

@@ -2,7 +2,8 @@
 # The ofi backends on this host without RDMA: libfabric's tcp provider runs every ofi-api case
 # as an API-level check (fi_mr_reg + fi_write/fi_read over loopback, no pins), the pinning
 # ofi row SKIPs naming the other row, a bad provider name is a usage error, and a provider
-# whose atfork handler aborts fork() fails its cases with that reason (emulated).
+# whose atfork handler aborts fork() fails its cases with that reason (emulated), and the case
+# processes start from the per-run zygote (src/backends/ofi_zygote.c).
 # usage: tests/integration/ofi_host.sh FORKPIN
 fp=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,25 @@ FORKPIN_OFI_TEST_ABORT_ON_FORK=1 expect_exit 1 \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
 contains "aborts fork(): a probe process with an open tcp;ofi_rxm domain" \
 	"and the reason names the provider and the abort"
+
+# libfabric's start-up is paid once per run: the case processes come from a zygote, are the
+# runner's children (the runner reaps them and reports each), and nothing outlives the run.
+mark=forkpin-ofi-zygote-$$
+FORKPIN_OFI_STATS=1 FORKPIN_TEST_MARK=$mark expect_exit 0 \
+	"ofi-api cases started from the per-run zygote pass" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes,parent-writes,nested
+contains "ofi-stats: zygote ready" "the zygote was used"
+contains "ok 3 ofi-api/anon/nested" "and every case has its result"
+left=$(grep -l "FORKPIN_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" |
+	wc -l)
+ok $([ "$left" -eq 0 ] && echo 0 || echo 1) "no process of the run outlives it ($left left)"
+FORKPIN_OFI_ZYGOTE=0 FORKPIN_OFI_STATS=1 expect_exit 0 \
+	"FORKPIN_OFI_ZYGOTE=0: the cases initialise libfabric themselves, and pass" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
+case $out in
+*"zygote ready"*) ok 1 "and no zygote was started" ;;
+*) ok 0 "and no zygote was started" ;;
+esac
 
 expect_exit 0 "forkpin env reports the libfabric stack" -- "$fp" env
 contains "ofi.libfabric" "with the libfabric version"
