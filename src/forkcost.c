@@ -9,7 +9,9 @@
  * Private_* of that VMA: what fork copied for it) and the drop of the system's MemFree
  * (copies plus page tables; system-wide, so other load shows in it). The extra fork time
  * over the same memory unregistered gives an implied copy bandwidth, compared with memcpy
- * measured in the same run.
+ * measured in the same run. Each mode names its page size: 4 KiB pages (MADV_NOHUGEPAGE),
+ * 2 MiB THPs (the thp modes: a pinned THP is split and copied at fork, its own cost) or 2 MiB
+ * hugetlb pages.
  */
 #define _GNU_SOURCE
 #include "forkcost_plot.h"
@@ -48,6 +50,7 @@ enum fc_flags {
 	FC_SHARED = 1u << 1,   /* MAP_SHARED */
 	FC_HUGETLB = 1u << 2,  /* 2 MiB hugetlb pages */
 	FC_DONTFORK = 1u << 3, /* MADV_DONTFORK */
+	FC_THP = 1u << 4,      /* transparent huge pages (MADV_HUGEPAGE), else 4 KiB pages */
 };
 
 /* A memory mode; a mode's extra time is over its base mode at the same size. */
@@ -72,7 +75,19 @@ static const struct fc_mode fc_modes[] = {
     {.name = "shared", .flags = FC_PINNED | FC_SHARED, .base = "unpinned"},
     /* Registered hugetlb: the child needs its own huge pages from the pool at fork. */
     {.name = "hugetlb-pinned", .flags = FC_PINNED | FC_HUGETLB, .base = "hugetlb", .copies = true},
+    /* Private anonymous memory on 2 MiB THPs, not registered: fork shares the PMDs. */
+    {.name = "thp", .flags = FC_THP},
+    /* Registered THP: fork splits each maybe-pinned huge page and copies it for the child. */
+    {.name = "thp-pinned", .flags = FC_PINNED | FC_THP, .base = "thp", .copies = true},
 };
+
+/* The page size a mode's buffer is made of, as the output names it. */
+static const char *fc_page(const struct fc_mode *m)
+{
+	if (m->flags & FC_HUGETLB)
+		return "2M-hugetlb";
+	return m->flags & FC_THP ? "2M-thp" : "4k";
+}
 
 struct fc_opts {
 	size_t min_size, max_size;
@@ -249,6 +264,65 @@ static void measure_forks(struct fc_row *row, const void *buf, unsigned repeat)
 	row->status = FC_OK;
 }
 
+/* @size bytes of private anonymous memory at a 2 MiB boundary, asking for THPs (the extra
+ * alignment slack is unmapped again); MAP_FAILED with errno on failure. */
+static char *map_thp(size_t size)
+{
+	char *raw =
+	    mmap(NULL, size + HUGE_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf;
+	size_t head;
+
+	if (raw == MAP_FAILED)
+		return raw;
+	buf = (char *)(((uintptr_t)raw + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1));
+	head = (size_t)(buf - raw);
+	if (head)
+		munmap(raw, head);
+	munmap(buf + size, HUGE_2M - head);
+	madvise(buf, size, MADV_HUGEPAGE);
+	return buf;
+}
+
+/* kB of @addr's VMA that this process maps with THPs (smaps AnonHugePages). */
+static unsigned long long thp_kb(const void *addr)
+{
+	char line[512];
+	unsigned long long kb = 0;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		char c;
+
+		if (sscanf(line, "%lx-%lx %c", &start, &end, &c) == 3) {
+			if (in)
+				break;
+			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
+		} else if (in && !strncmp(line, "AnonHugePages:", 14)) {
+			kb = strtoull(line + 14, NULL, 10);
+		}
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* A THP row measures THPs or nothing: SKIP when fewer than 90% of the buffer got them. */
+static bool thp_backed(struct fc_row *row, const void *buf)
+{
+	unsigned long long kb = thp_kb(buf);
+
+	if (kb * 1024 * 10 >= (unsigned long long)row->size * 9)
+		return true;
+	row_status(row, FC_SKIP,
+		   "only %llu of %zu MiB got transparent huge pages: echo madvise > "
+		   "/sys/kernel/mm/transparent_hugepage/enabled (and defrag), or free memory",
+		   kb >> 10, row->size >> 20);
+	return false;
+}
+
 /* Map, fault in, register as the mode says, fork, and undo. */
 static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 {
@@ -275,15 +349,18 @@ static void measure(struct fc_row *row, struct fp_dev *dev, unsigned repeat)
 		}
 		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
 	}
-	buf = mmap(NULL, row->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	buf = (m->flags & FC_THP) ? map_thp(row->size)
+				  : mmap(NULL, row->size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (buf == MAP_FAILED) {
 		row_status(row, (m->flags & FC_HUGETLB) ? FC_SKIP : FC_ERROR,
 			   "mmap of %zu bytes: %s", row->size, strerror(errno));
 		return;
 	}
-	if (!(m->flags & FC_HUGETLB))
+	if (!(m->flags & (FC_HUGETLB | FC_THP)))
 		madvise(buf, row->size, MADV_NOHUGEPAGE); /* 4 KiB pages: the common case */
 	memset(buf, 0x5a, row->size);
+	if ((m->flags & FC_THP) && !thp_backed(row, buf))
+		goto unmap;
 	if ((m->flags & FC_DONTFORK) && madvise(buf, row->size, MADV_DONTFORK)) {
 		row_status(row, FC_ERROR, "madvise(MADV_DONTFORK): %s", strerror(errno));
 		goto unmap;
@@ -350,17 +427,17 @@ static void print_table(FILE *f, const struct fc_row *rows, size_t n, double mem
 		"# forkcost: kernel %s, memcpy %.2f GiB/s, fork ms = median of %u forks; extra = "
 		"over the same memory unregistered\n",
 		u.release, memcpy_bw, repeat);
-	fprintf(f, "%-22s %9s %9s %19s %9s %11s %11s %12s %10s %8s\n", "mode", "size", "fork_ms",
-		"(min-max)", "extra_ms", "register_ms", "child_MiB", "memfree_MiB", "copy_GiB/s",
-		"xmemcpy");
+	fprintf(f, "%-22s %-10s %9s %9s %19s %9s %11s %11s %12s %10s %8s\n", "mode", "pages",
+		"size", "fork_ms", "(min-max)", "extra_ms", "register_ms", "child_MiB",
+		"memfree_MiB", "copy_GiB/s", "xmemcpy");
 	for (i = 0; i < n; i++) {
 		const struct fc_row *r = &rows[i];
 		char size[32], range[48], extra[32] = "-", copy[32] = "-", ratio[32] = "-";
 
 		fp_format_size(r->size, size, sizeof(size));
 		if (r->status != FC_OK) {
-			fprintf(f, "%-22s %9s %s: %s\n", r->label, size, fc_status_names[r->status],
-				r->reason);
+			fprintf(f, "%-22s %-10s %9s %s: %s\n", r->label, fc_page(r->mode), size,
+				fc_status_names[r->status], r->reason);
 			continue;
 		}
 		snprintf(range, sizeof(range), "(%.3f-%.3f)", r->fork_ms_min, r->fork_ms_max);
@@ -370,9 +447,9 @@ static void print_table(FILE *f, const struct fc_row *rows, size_t n, double mem
 			snprintf(copy, sizeof(copy), "%.2f", r->copy_gib_s);
 			snprintf(ratio, sizeof(ratio), "%.2f", r->ratio);
 		}
-		fprintf(f, "%-22s %9s %9.3f %19s %9s %11.3f %11.1f %12.1f %10s %8s\n", r->label,
-			size, r->fork_ms, range, extra, r->register_ms, mib(r->child_private),
-			mib(r->memfree_drop), copy, ratio);
+		fprintf(f, "%-22s %-10s %9s %9.3f %19s %9s %11.3f %11.1f %12.1f %10s %8s\n",
+			r->label, fc_page(r->mode), size, r->fork_ms, range, extra, r->register_ms,
+			mib(r->child_private), mib(r->memfree_drop), copy, ratio);
 	}
 }
 
@@ -385,7 +462,7 @@ static int write_csv(const char *path, const struct fc_row *rows, size_t n)
 		return -errno;
 	fputs("mode,backend,size_bytes,status,fork_ms,fork_ms_min,fork_ms_max,extra_ms,"
 	      "register_ms,child_private_bytes,memfree_drop_bytes,hugetlb_pages_used,copy_gib_s,"
-	      "ratio_to_memcpy,reason\n",
+	      "ratio_to_memcpy,reason,page_size\n",
 	      f);
 	for (i = 0; i < n; i++) {
 		const struct fc_row *r = &rows[i];
@@ -409,7 +486,7 @@ static int write_csv(const char *path, const struct fc_row *rows, size_t n)
 		fputs(",\"", f);
 		for (c = r->reason; *c; c++)
 			fputs(*c == '"' ? "\"\"" : (char[]){*c, 0}, f);
-		fputs("\"\n", f);
+		fprintf(f, "\",%s\n", fc_page(r->mode));
 	}
 	return fclose(f) ? -errno : 0;
 }
@@ -458,6 +535,8 @@ static int write_json(const char *path, const struct fc_row *rows, size_t n, dou
 		fputs(i ? ",\n    {" : "\n    {", f);
 		fputs("\"mode\": ", f);
 		fp_json_write_string(f, r->mode->name);
+		fputs(", \"page_size\": ", f);
+		fp_json_write_string(f, fc_page(r->mode));
 		fputs(", \"backend\": ", f);
 		if (r->be)
 			fp_json_write_string(f, r->be->name);
@@ -499,18 +578,29 @@ out:
 static int write_plot(const char *path, const struct fc_row *rows, size_t n, double memcpy_bw)
 {
 	struct fc_point *pts = calloc(n ? n : 1, sizeof(*pts));
+	char(*labels)[96] = calloc(n ? n : 1, sizeof(*labels));
 	size_t i, npts = 0;
 	int err;
 
-	if (!pts)
+	if (!pts || !labels) {
+		free(pts);
+		free(labels);
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (rows[i].status == FC_OK)
-			pts[npts++] = (struct fc_point){.label = rows[i].label,
-							.size_mib = mib(rows[i].size),
-							.fork_ms = rows[i].fork_ms};
+	}
+	for (i = 0; i < n; i++) {
+		if (rows[i].status != FC_OK)
+			continue;
+		/* the curve's name says its page size */
+		snprintf(labels[npts], sizeof(labels[npts]), "%s (%s)", rows[i].label,
+			 fc_page(rows[i].mode));
+		pts[npts] = (struct fc_point){.label = labels[npts],
+					      .size_mib = mib(rows[i].size),
+					      .fork_ms = rows[i].fork_ms};
+		npts++;
+	}
 	err = fc_write_plot(path, pts, npts, memcpy_bw);
 	free(pts);
+	free(labels);
 	return err;
 }
 
@@ -528,8 +618,12 @@ static void print_forkcost_help(FILE *f)
 		   "(64M)\nto --max-size (512M). Modes:");
 	for (i = 0; i < FP_ARRAY_SIZE(fc_modes); i++)
 		fprintf(f, " %s", fc_modes[i].name);
-	fprintf(f, "\nExit: 0 measured, 1 a measurement failed, 2 bad usage, 4 nothing could "
-		   "run.\n");
+	fprintf(f,
+		"\nPages (the table's pages column): thp modes 2 MiB transparent huge pages "
+		"(MADV_HUGEPAGE;\nSKIP when not granted), hugetlb modes 2 MiB hugetlb pages, the "
+		"others 4 KiB pages\n(MADV_NOHUGEPAGE). Progress, one line per mode and size, "
+		"goes to stderr.\nExit: 0 measured, 1 a measurement failed, 2 bad usage, 4 nothing "
+		"could run.\n");
 }
 
 static bool pins(const struct fp_backend *be)
@@ -699,11 +793,13 @@ static struct fc_row *add_row(struct fc_row *rows, size_t *n, const struct fc_mo
 static void print_progress(const struct fc_row *r)
 {
 	if (r->status == FC_OK)
-		fprintf(stderr, "forkcost: %-24s %6zu MiB: fork %.1f ms (min %.1f, max %.1f)\n",
-			r->label, r->size >> 20, r->fork_ms, r->fork_ms_min, r->fork_ms_max);
+		fprintf(stderr,
+			"forkcost: %-24s %-10s %6zu MiB: fork %.1f ms (min %.1f, max %.1f)\n",
+			r->label, fc_page(r->mode), r->size >> 20, r->fork_ms, r->fork_ms_min,
+			r->fork_ms_max);
 	else
-		fprintf(stderr, "forkcost: %-24s %6zu MiB: %s: %s\n", r->label, r->size >> 20,
-			fc_status_names[r->status], r->reason);
+		fprintf(stderr, "forkcost: %-24s %-10s %6zu MiB: %s: %s\n", r->label,
+			fc_page(r->mode), r->size >> 20, fc_status_names[r->status], r->reason);
 }
 
 int fp_cmd_forkcost(int argc, char **argv)

@@ -89,6 +89,13 @@ ok "$(json "$tmp/f.json" 'all(r["child_private_bytes"] >= r["size_bytes"]
 	for r in d["rows"] if r["mode"] == "pinned" and r["status"] == "ok")'; echo $?)" \
 	"a pinned buffer is copied for the child (early COW)"
 contains "forkcost: unpinned" "progress: one stderr line per size as it is measured"
+ok "$(json "$tmp/f.json" 'all(r["page_size"] == {"thp": "2M-thp", "thp-pinned": "2M-thp",
+	"hugetlb": "2M-hugetlb", "hugetlb-pinned": "2M-hugetlb"}.get(r["mode"], "4k")
+	for r in d["rows"])'; echo $?)" "every row names its page size"
+ok "$(json "$tmp/f.json" 'all(r["child_private_bytes"] >= r["size_bytes"]
+	for r in d["rows"] if r["mode"] == "thp-pinned" and r["status"] == "ok") and
+	any(r["mode"] == "thp-pinned" for r in d["rows"])'; echo $?)" \
+	"the THP curve is there, and a pinned THP buffer is copied for the child"
 if command -v gnuplot >/dev/null; then
 	ok "$([ -s "$tmp/f.svg" ]; echo $?)" "gnuplot wrote the plot"
 	# One size: a log axis over one value is empty; the plot sets its range, gnuplot is quiet.
