@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/forkcost-ref.sh: `forkpin forkcost`'s pinned curves, on 4 KiB pages and on THPs, against
 # a plain reference program (bench/bare_forkcost.c: map, fault in, io_uring-register, time
-# fork()) measured in the same run, size by size, on the same page size as the curve.
+# fork()) measured in the same run, point by point (reference, forkcost, reference: the mean of
+# the two references), on the same page size as the curve.
 #   bench/forkcost-ref.sh [BUILD_DIR] [MAX_MIB] [REPEAT]     (default build/, 512, 3)
 # Sizes double from 64 MiB. Target (issue 15): every point within 1.2x of its reference (the
 # ratio forkcost / reference between 1/1.2 and 1.2). The last line sums it up:
@@ -25,16 +26,20 @@ printf '# kernel %s, %s cores, load %s, median of %s forks per point\n' "$(uname
 printf '%-8s %9s %13s %13s %7s %s\n' pages size forkcost_ms reference_ms ratio within
 size=64
 while [ "$size" -le "$max" ]; do
-	"$build/forkpin" forkcost --mode pinned,thp-pinned -b iouring --min-size "${size}M" \
-		--max-size "${size}M" --repeat "$repeat" --json "$tmp/fc.json" >/dev/null 2>&1
 	for pages in 4k thp; do
 		mode=pinned
 		[ "$pages" = thp ] && mode=thp-pinned
+		# reference, forkcost, reference: the mean of the two references brackets the
+		# forkcost point in time, so a machine whose speed drifts does not skew the ratio
+		r1=$("$ref" "$size" "$pages" "$repeat" 2>/dev/null)
+		"$build/forkpin" forkcost --mode "$mode" -b iouring --min-size "${size}M" \
+			--max-size "${size}M" --repeat "$repeat" --json "$tmp/fc.json" >/dev/null 2>&1
 		fc=$(python3 -c 'import json, sys
 rows = [r for r in json.load(open(sys.argv[1]))["rows"]
         if r["mode"] == sys.argv[2] and r["status"] == "ok"]
 print(rows[0]["fork_ms"] if rows else "")' "$tmp/fc.json" "$mode" 2>/dev/null)
-		rf=$("$ref" "$size" "$pages" "$repeat" 2>/dev/null)
+		r2=$("$ref" "$size" "$pages" "$repeat" 2>/dev/null)
+		rf=$([ -n "$r1" ] && [ -n "$r2" ] && awk -v a="$r1" -v b="$r2" 'BEGIN { print (a + b) / 2 }')
 		if [ -z "$fc" ] || [ -z "$rf" ]; then
 			printf '%-8s %6s MiB %13s %13s %7s %s\n' "$pages" "$size" "${fc:--}" \
 				"${rf:--}" - "not measured"
