@@ -1,22 +1,24 @@
 #!/bin/bash
 # bench/all.sh: run every benchmark under bench/ and print one table: benchmark, figure,
 # target, met (yes / no / - where the benchmark has no target).
-#   bench/all.sh [--vm] [--kernel] [--build DIR] [--log DIR]
+#   bench/all.sh [--vm] [--kernel] [--quick] [--build DIR] [--log DIR]
 # By default only the host benchmarks run (~2-4 min on 2 cores). --vm adds those that boot the
 # test VM (setup/vm/run; ~10 min), --kernel those that build kernels (kernel-build.sh, and
 # race.sh, which runs a race mutant in the VM; ~1 h cold). Each benchmark's own output goes to
-# the log directory (default: a temporary one, kept and named at the end).
+# the log directory (default: a temporary one, kept and named at the end). --quick: small sizes
+# and few repetitions (~1 min), to check the benchmarks run, not to quote.
 # Exit 0 when every target with a figure was met, 1 otherwise.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$top/build vm=0 kernel=0 log=
+build=$top/build vm=0 kernel=0 log= quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--vm) vm=1 ;;
 	--kernel) kernel=1 ;;
+	--quick) quick=1 ;;
 	--build) build=${2:?--build DIR}; shift ;;
 	--log) log=${2:?--log DIR}; shift ;;
-	-h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench/all.sh: unknown argument '$1': see bench/all.sh --help" >&2; exit 2 ;;
 	esac
 	shift
@@ -30,6 +32,12 @@ mkdir -p "$log"
 rows=$log/rows
 : >"$rows"
 bad=0
+# sizes: host-cases N, host-run runs, stress seconds, forkcost MiB, forkcost repeat
+if [ "$quick" = 1 ]; then
+	n=50 runs=1 secs=2 mib=64 rep=1
+else
+	n=300 runs=3 secs=5 mib=512 rep=3
+fi
 
 # row BENCHMARK FIGURE TARGET MET
 row() {
@@ -51,22 +59,22 @@ met() {
 		print ok ? "yes" : "no" }'
 }
 
-run host-cases "$top/bench/host-cases.sh" "$build" 300
+run host-cases "$top/bench/host-cases.sh" "$build" "$n"
 ov=$(sed -n 's/^harness overhead.* \(-\{0,1\}[0-9.]*\) %$/\1/p' "$log/host-cases.log")
 row host-cases.sh "harness overhead ${ov:-?} %" "<= 50 %" "$(met "$ov" '<=' 50)"
 mx=$(sed -n 's/^whole host matrix *\([0-9.]*\) s.*/\1/p' "$log/host-cases.log")
 row host-cases.sh "host matrix (-b iouring,vmsplice) ${mx:-?} s" "< 2 s" "$(met "$mx" '<=' 2)"
 
-run host-run "$top/bench/host-run.sh" "$build" 3
+run host-run "$top/bench/host-run.sh" "$build" "$runs"
 hr=$(sed -n 's/^host-run: median \([0-9.]*\) s.*/\1/p' "$log/host-run.log")
-row host-run.sh "whole host forkpin run ${hr:-?} s (median of 3)" "< 5 s" "$(met "$hr" '<=' 5)"
+row host-run.sh "whole host forkpin run ${hr:-?} s (median of $runs)" "< 5 s" "$(met "$hr" '<=' 5)"
 
-run stress "$top/bench/stress.sh" "$build" 5 2
+run stress "$top/bench/stress.sh" "$build" "$secs" 2
 st=$(awk '/^iouring/ { on = 1 } on && /iterations/ { for (i = 1; i <= NF; i++)
 	if ($i == "bare" && $(i + 1) == "fork+wait") { print $(i + 2); exit } }' "$log/stress.log")
 row stress.sh "iouring iterations / bare fork+wait ${st:-?}" ">= 0.5" "$(met "$st" '>=' 0.5)"
 
-run forkcost-ref "$top/bench/forkcost-ref.sh" "$build" 512 3
+run forkcost-ref "$top/bench/forkcost-ref.sh" "$build" "$mib" "$rep"
 fr=$(sed -n 's/^forkcost-ref: \(.*\)/\1/p' "$log/forkcost-ref.log")
 frm=-
 case $fr in
@@ -74,7 +82,7 @@ case $fr in
 esac
 row forkcost-ref.sh "forkcost vs plain reference: ${fr:-not measured}" "each point within 1.2x" "$frm"
 
-run forkcost "$top/bench/forkcost.sh" "$build" "$log/forkcost" 512M 3
+run forkcost "$top/bench/forkcost.sh" "$build" "$log/forkcost" "${mib}M" "$rep"
 points() { grep -cE "^iouring/$1 +[^ ]+ +[0-9]+ MiB +[0-9]" "$log/forkcost.log"; }
 row forkcost.sh "pinned curves: $(points pinned) points on 4k pages, $(points thp-pinned) on THP" "-" -
 
