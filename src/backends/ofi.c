@@ -1008,6 +1008,57 @@ static int ofi_query_all(char *out, size_t size)
 	return code;
 }
 
+/* ---- the per-run zygote (ofi_zygote.c): libfabric's start-up paid once per run ---- */
+
+static struct ofi_zygote ofi_zygote; /* one per run, shared by both rows */
+
+static bool ofi_zygote_wanted(void)
+{
+	const char *use = getenv("FORKPIN_OFI_ZYGOTE");
+
+	return !use || strcmp(use, "0");
+}
+
+/* In a zygote started without check_options: load libfabric and initialise its providers
+ * (the first fi_getinfo) with the environment a case process would have set. */
+static int ofi_zygote_prepare(char *text, size_t size, bool *usable)
+{
+	struct fi_info *info = NULL;
+
+	ofi_case_env(); /* as in ofi_open_common, before initialisation */
+	if (ofi_load(text, size)) {
+		*usable = false;
+		return 1;
+	}
+	if (!ofi_getinfo_rma(NULL, false, &info))
+		ofi_fn.freeinfo(info);
+	return 0;
+}
+
+/* In the zygote check_options starts: its query (which initialises every provider), so the
+ * run pays libfabric's start-up once in all, not once for the query and once more here. */
+static int ofi_zygote_query(char *text, size_t size, bool *usable)
+{
+	char err[256];
+	int code;
+
+	ofi_case_env();
+	code = ofi_query_all(text, size);
+	*usable = code != 2 && !ofi_load(err, sizeof(err));
+	return code;
+}
+
+static void ofi_zygote_report(void)
+{
+	static bool said;
+
+	if (said || !getenv("FORKPIN_OFI_STATS"))
+		return;
+	said = true;
+	fprintf(stderr, "ofi-stats: zygote %s%s\n", ofi_zygote.sock >= 0 ? "ready" : "unused: ",
+		ofi_zygote.sock >= 0 ? "" : ofi_zygote.why);
+}
+
 static int ofi_check_options(char *err, size_t err_size)
 {
 	const char *want = fp_option_get("ofi-provider");
@@ -1025,8 +1076,12 @@ static int ofi_check_options(char *err, size_t err_size)
 			 want);
 		return -EINVAL;
 	}
-	code = ofi_in_child(ofi_query_all, text, sizeof(text));
+	if (ofi_zygote_wanted())
+		code = ofi_zygote_start(&ofi_zygote, ofi_zygote_query, text, sizeof(text));
+	else
+		code = ofi_in_child(ofi_query_all, text, sizeof(text));
 	if (code == 2) {
+		ofi_zygote_stop(&ofi_zygote, "usage error");
 		snprintf(err, err_size, "%s", text);
 		return -EINVAL;
 	}
@@ -1046,6 +1101,8 @@ static int ofi_check_options(char *err, size_t err_size)
 			setenv(line, eq + 1, 1);
 		}
 	}
+	if (getenv(ofi_plan_var(true)) && getenv(ofi_plan_var(false)))
+		ofi_zygote_stop(&ofi_zygote, "both rows SKIP: no provider here");
 	return 0;
 }
 
@@ -1127,39 +1184,16 @@ static void ofi_fingerprint(struct fp_env *env)
 	}
 }
 
-/* ---- the per-run zygote (ofi_zygote.c): libfabric's start-up paid once per run ---- */
-
-/* In the zygote: load libfabric and initialise its providers (the first fi_getinfo), with
- * the environment a case process would have set. */
-static int ofi_zygote_prepare(char *why, size_t size)
-{
-	struct fi_info *info = NULL;
-
-	ofi_case_env(); /* as in ofi_open_common, before initialisation */
-	if (ofi_load(why, size))
-		return -1;
-	if (!ofi_getinfo_rma(NULL, false, &info))
-		ofi_fn.freeinfo(info);
-	return 0;
-}
-
-static struct ofi_zygote ofi_zygote; /* one per run, shared by both rows */
-
 static int ofi_spawn_row(bool pins, void (*body)(void *arg, int fd), const void *arg,
 			 size_t arg_size, int fd)
 {
-	const char *use = getenv("FORKPIN_OFI_ZYGOTE");
-	bool first = !ofi_zygote.tried;
 	int pid;
 
 	/* a row planned to SKIP never loads libfabric: the runner's fork is cheaper */
-	if (getenv(ofi_plan_var(pins)) || (use && !strcmp(use, "0")))
+	if (getenv(ofi_plan_var(pins)) || !ofi_zygote_wanted())
 		return -ENOSYS;
 	pid = ofi_zygote_spawn(&ofi_zygote, ofi_zygote_prepare, body, arg, arg_size, fd);
-	if (first && getenv("FORKPIN_OFI_STATS"))
-		fprintf(stderr, "ofi-stats: zygote %s%s\n",
-			ofi_zygote.sock >= 0 ? "ready" : "unused: ",
-			ofi_zygote.sock >= 0 ? "" : ofi_zygote.why);
+	ofi_zygote_report();
 	return pid;
 }
 

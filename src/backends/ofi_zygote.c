@@ -39,7 +39,7 @@
 #include "../util.h"
 
 /* A zygote that is not ready within this long is not used (TCG guests need ~1.5 s). */
-#define ZYGOTE_READY_MS 30000
+#define ZYGOTE_READY_MS 15000
 /* A case process not started within this long: the zygote is dropped. */
 #define ZYGOTE_SPAWN_MS 5000
 #define ZYGOTE_ARG_MAX	1024
@@ -52,8 +52,10 @@ struct zygote_request {
 };
 
 struct zygote_ready {
-	int ok;
-	char why[240];
+	int ok;			    /* the zygote serves requests */
+	int code;		    /* what prepare returned */
+	char why[240];		    /* why it does not serve */
+	char text[OFI_ZYGOTE_TEXT]; /* what prepare wrote */
 };
 
 /* Send @len bytes and, when @fd >= 0, the descriptor with them. */
@@ -247,12 +249,13 @@ static pid_t zygote_fork(const struct zygote_request *req, int fd, int sock, pid
 }
 
 static void __attribute__((noreturn))
-zygote_main(int sock, pid_t runner, int (*prepare)(char *why, size_t size))
+zygote_main(int sock, pid_t runner, ofi_zygote_prepare_fn prepare)
 {
 	static const int stop[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	static struct zygote_ready ready = {.ok = 1};
 	unsigned char before[ZYGOTE_MAX_FDS / 8];
-	struct zygote_ready ready = {.ok = 1};
 	struct zygote_request req;
+	bool usable = true;
 	size_t i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -261,8 +264,10 @@ zygote_main(int sock, pid_t runner, int (*prepare)(char *why, size_t size))
 	for (i = 0; i < FP_ARRAY_SIZE(stop); i++)
 		signal(stop[i], SIG_DFL); /* the runner's handlers are not ours */
 	open_fds(before);
-	if (prepare(ready.why, sizeof(ready.why)) ||
-	    check_clean(before, ready.why, sizeof(ready.why)))
+	ready.code = prepare(ready.text, sizeof(ready.text), &usable);
+	if (!usable)
+		snprintf(ready.why, sizeof(ready.why), "%.200s", ready.text);
+	if (!usable || check_clean(before, ready.why, sizeof(ready.why)))
 		ready.ok = 0;
 	if (send_with_fd(sock, &ready, sizeof(ready), -1) || !ready.ok)
 		_exit(0);
@@ -308,17 +313,19 @@ static void zygote_at_exit(void)
 		zygote_drop(zygote_running);
 }
 
-static void zygote_start(struct ofi_zygote *z, int (*prepare)(char *why, size_t size))
+int ofi_zygote_start(struct ofi_zygote *z, ofi_zygote_prepare_fn prepare, char *text, size_t size)
 {
-	struct zygote_ready ready;
+	static struct zygote_ready ready;
 	pid_t runner = getpid();
 	int sv[2], fd;
 
 	z->tried = true;
 	z->sock = -1;
+	if (size)
+		text[0] = '\0';
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		snprintf(z->why, sizeof(z->why), "socketpair: %s", strerror(errno));
-		return;
+		return -1;
 	}
 	fflush(NULL);
 	z->pid = fork();
@@ -330,7 +337,7 @@ static void zygote_start(struct ofi_zygote *z, int (*prepare)(char *why, size_t 
 	if (z->pid < 0) {
 		snprintf(z->why, sizeof(z->why), "fork: %s", strerror(errno));
 		close(sv[0]);
-		return;
+		return -1;
 	}
 	z->sock = sv[0];
 	zygote_running = z;
@@ -341,16 +348,28 @@ static void zygote_start(struct ofi_zygote *z, int (*prepare)(char *why, size_t 
 		snprintf(z->why, sizeof(z->why), "the zygote did not start within %d ms",
 			 ZYGOTE_READY_MS);
 		zygote_drop(z);
-		return;
+		return -1;
 	}
+	ready.text[sizeof(ready.text) - 1] = '\0';
+	if (size)
+		snprintf(text, size, "%s", ready.text);
 	if (!ready.ok) {
 		ready.why[sizeof(ready.why) - 1] = '\0';
 		snprintf(z->why, sizeof(z->why), "%s", ready.why);
 		zygote_drop(z);
 	}
+	return ready.code;
 }
 
-int ofi_zygote_spawn(struct ofi_zygote *z, int (*prepare)(char *why, size_t size),
+void ofi_zygote_stop(struct ofi_zygote *z, const char *why)
+{
+	if (z->sock >= 0)
+		snprintf(z->why, sizeof(z->why), "%s", why);
+	zygote_drop(z);
+	z->tried = true;
+}
+
+int ofi_zygote_spawn(struct ofi_zygote *z, ofi_zygote_prepare_fn prepare,
 		     void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd)
 {
 	struct zygote_request req = {.body = body, .arg_size = arg_size};
@@ -360,7 +379,7 @@ int ofi_zygote_spawn(struct ofi_zygote *z, int (*prepare)(char *why, size_t size
 	if (arg_size > sizeof(req.arg))
 		return -E2BIG;
 	if (!z->tried)
-		zygote_start(z, prepare);
+		ofi_zygote_start(z, prepare, NULL, 0);
 	if (z->sock < 0)
 		return -ENOSYS;
 	memcpy(req.arg, arg, arg_size);
