@@ -142,11 +142,12 @@ struct fp_backend_ops {
 	 * Called: in the main process by the runner, once per case, in place of fork(); the
 	 * runner is a child subreaper (PR_SET_CHILD_SUBREAPER) by then.
 	 * The new process runs @body(copy of the @arg_size bytes at @arg, its copy of @fd) and
-	 * never returns from it; @arg must hold no pointer to memory the runner allocated or
-	 * changed after the first spawn of the run (static tables are fine).
+	 * never returns from it; @arg must hold no pointer to memory allocated or changed after
+	 * check_options (the zygote may be forked there; pointers to static tables are fine).
 	 * Guarantees: returns the new process's pid, a child of the caller (waitpid, setpgid and
 	 * PR_SET_PDEATHSIG work as after fork()), started only after it became the caller's
-	 * child, holding none of the zygote's kernel objects (no device file, no extra thread);
+	 * child, holding no kernel object the zygote's start-up created (no device file, no
+	 * socket, no extra thread);
 	 * or a negative errno when it cannot (no zygote, zygote gone): the runner then forks.
 	 */
 	int (*spawn)(void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd);
