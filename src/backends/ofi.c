@@ -1045,7 +1045,70 @@ static int ofi_zygote_query(char *text, size_t size, bool *usable)
 	ofi_case_env();
 	code = ofi_query_all(text, size);
 	*usable = code != 2 && !ofi_load(err, sizeof(err));
+	if (getenv("FORKPIN_OFI_TEST_ZYGOTE_FD")) /* test hook: a provider keeping a file open */
+		*usable = *usable && open("/dev/null", O_RDONLY) >= 0;
 	return code;
+}
+
+/*
+ * The fallbacks when the zygote above kept a descriptor (a provider opened a device at
+ * fi_getinfo: its case processes would share that context): a zygote that only initialises
+ * the providers (fi_getparams runs every provider's init, not its getinfo), else one that
+ * only loads libfabric (psm's constructors). Each case process then does the rest itself.
+ */
+static int ofi_zygote_prepare_init(char *text, size_t size, bool *usable)
+{
+	struct fi_param *params;
+	int count;
+
+	ofi_case_env();
+	if (ofi_load(text, size)) {
+		*usable = false;
+		return 1;
+	}
+	if (!ofi_fn.getparams(&params, &count))
+		ofi_fn.freeparams(params);
+	return 0;
+}
+
+static int ofi_zygote_prepare_load(char *text, size_t size, bool *usable)
+{
+	ofi_case_env();
+	*usable = !ofi_load(text, size);
+	return 0;
+}
+
+/* What the zygote in use has done (FORKPIN_OFI_STATS). */
+static const char *ofi_zygote_level = "libfabric initialised, providers queried";
+
+/* check_options' zygote kept a descriptor: try the lighter ones. */
+static void ofi_zygote_fall_back(void)
+{
+	static const struct {
+		ofi_zygote_prepare_fn prepare;
+		const char *level;
+	} lighter[] = {
+	    {ofi_zygote_prepare_init, "providers initialised, no fi_getinfo"},
+	    {ofi_zygote_prepare_load, "libfabric loaded only"},
+	};
+	char why[512], text[64];
+	size_t i;
+
+	snprintf(why, sizeof(why), "%s", ofi_zygote.why);
+	for (i = 0; i < FP_ARRAY_SIZE(lighter) && ofi_zygote.sock < 0; i++) {
+		ofi_zygote_start(&ofi_zygote, lighter[i].prepare, text, sizeof(text));
+		ofi_zygote_level = lighter[i].level;
+		if (ofi_zygote.sock < 0) {
+			size_t used = strlen(why);
+
+			snprintf(why + used, sizeof(why) - used, "; %s: %s", lighter[i].level,
+				 ofi_zygote.why);
+		}
+	}
+	if (ofi_zygote.sock < 0)
+		snprintf(ofi_zygote.why, sizeof(ofi_zygote.why), "%s", why);
+	else if (getenv("FORKPIN_OFI_STATS"))
+		fprintf(stderr, "ofi-stats: full zygote unused: %s\n", why);
 }
 
 static void ofi_zygote_report(void)
@@ -1055,8 +1118,10 @@ static void ofi_zygote_report(void)
 	if (said || !getenv("FORKPIN_OFI_STATS"))
 		return;
 	said = true;
-	fprintf(stderr, "ofi-stats: zygote %s%s\n", ofi_zygote.sock >= 0 ? "ready" : "unused: ",
-		ofi_zygote.sock >= 0 ? "" : ofi_zygote.why);
+	if (ofi_zygote.sock >= 0)
+		fprintf(stderr, "ofi-stats: zygote ready (%s)\n", ofi_zygote_level);
+	else
+		fprintf(stderr, "ofi-stats: zygote unused: %s\n", ofi_zygote.why);
 }
 
 static int ofi_check_options(char *err, size_t err_size)
@@ -1103,6 +1168,8 @@ static int ofi_check_options(char *err, size_t err_size)
 	}
 	if (getenv(ofi_plan_var(true)) && getenv(ofi_plan_var(false)))
 		ofi_zygote_stop(&ofi_zygote, "both rows SKIP: no provider here");
+	else if (ofi_zygote_wanted() && ofi_zygote.sock < 0)
+		ofi_zygote_fall_back();
 	return 0;
 }
 

@@ -61,6 +61,13 @@ contains "ok 3 ofi-api/anon/nested" "and every case has its result"
 left=$(grep -l "FORKPIN_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" |
 	wc -l)
 ok $([ "$left" -eq 0 ] && echo 0 || echo 1) "no process of the run outlives it ($left left)"
+# A zygote whose start-up left a descriptor open (as a provider keeping a device context would)
+# is not used: its case processes would share it. The lighter zygote takes over.
+FORKPIN_OFI_TEST_ZYGOTE_FD=1 FORKPIN_OFI_STATS=1 expect_exit 0 \
+	"a zygote left holding a descriptor is not used, and the cases pass" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
+contains "full zygote unused: libfabric's start-up left descriptor" "it says which descriptor"
+contains "zygote ready (providers initialised, no fi_getinfo)" "the lighter zygote serves"
 FORKPIN_OFI_ZYGOTE=0 FORKPIN_OFI_STATS=1 expect_exit 0 \
 	"FORKPIN_OFI_ZYGOTE=0: the cases initialise libfabric themselves, and pass" -- \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
