@@ -305,7 +305,8 @@ static const char *peer_serve_requests(struct peer_conn *pc, struct peer_opts *o
 			return why;
 		}
 		if (o->die_after && ++o->served >= o->die_after) {
-			printf("client %s: --die-after %lu: exiting without answering request %u\n",
+			printf("client %s: --die-after %lu: exiting without answering request %u "
+			       "of this connection\n",
 			       pc->client, o->die_after, le32toh(rx->seq));
 			fflush(stdout);
 			_exit(3);
@@ -315,13 +316,16 @@ static const char *peer_serve_requests(struct peer_conn *pc, struct peer_opts *o
 		ret = fp_rconn_post_recv(&pc->c);
 		if (!ret)
 			ret = fp_rconn_post_send(&pc->c, le32toh(tx->len));
-		if (!ret)
-			ret = peer_complete(pc, IBV_WC_SEND, PEER_OP_MS);
 		if (ret) {
 			snprintf(why, why_size, "replying: %s", pc->c.err);
 			return why;
 		}
 		pc->requests++;
+		/* the client may take the reply and leave before its ack reaches us: an end */
+		if (peer_complete(pc, IBV_WC_SEND, PEER_OP_MS)) {
+			snprintf(why, why_size, "%s", pc->c.err);
+			return why;
+		}
 	}
 }
 

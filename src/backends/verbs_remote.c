@@ -360,13 +360,15 @@ static int vr_dma_from_host_start(struct fp_dev *dev, void *reg, size_t off, voi
 	return vr_stage(dev, FP_PEER_READ, off, len, dst);
 }
 
-/* A lost connection or a timeout, described with the transfer it interrupted. */
-static int vr_lost(struct fp_dev *dev, struct vr_state *st, int ret)
+/* A lost connection or a timeout, described with the transfer it interrupted and how far
+ * the request got. */
+static int vr_lost(struct fp_dev *dev, struct vr_state *st, int ret, bool sent)
 {
 	st->connected = ret != -ECONNRESET && st->connected;
 	return fp_dev_error(dev, ret == -ETIMEDOUT ? -ETIMEDOUT : -EIO,
-			    "peer %s: %s of %zu bytes at offset %zu: %s%s", st->peer,
-			    vr_op_str(st->op), st->len, st->off, st->c.err,
+			    "peer %s: %s of %zu bytes at offset %zu (request %u %s): %s%s",
+			    st->peer, vr_op_str(st->op), st->len, st->off, st->seq,
+			    sent ? "delivered" : "not acknowledged", st->c.err,
 			    ret == -ETIMEDOUT ? " (no reply within 5000 ms: the peer process or "
 						"its node went away, or the fabric dropped it)"
 					      : " (the peer went away mid-case)");
@@ -389,13 +391,13 @@ static int vr_round_trip(struct fp_dev *dev, struct vr_state *st, struct vr_reg 
 	tx->status = 0;
 	ret = fp_rconn_post_send(&st->c, st->op == FP_PEER_WRITE ? st->len : 0);
 	if (ret)
-		return vr_lost(dev, st, ret);
+		return vr_lost(dev, st, ret, false);
 	while (!(sent && replied)) {
 		struct ibv_wc wc;
 
 		ret = fp_rconn_wait(&st->c, deadline, &wc, NULL, NULL);
 		if (ret)
-			return vr_lost(dev, st, ret);
+			return vr_lost(dev, st, ret, sent);
 		if (wc.opcode == IBV_WC_SEND)
 			sent = true;
 		else if (wc.opcode == IBV_WC_RECV)
