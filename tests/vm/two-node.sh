@@ -30,7 +30,10 @@ expect=pass
 custom=
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel) kernel_args=(--kernel "$2") && shift ;;
+	--kernel)
+		[ -n "${2:-}" ] || { echo "$0: --kernel needs a bzImage path" >&2 && exit 2; }
+		kernel_args=(--kernel "$2") && shift
+		;;
 	--kernel-release) kernel_args=(--kernel-release "$2") && shift ;;
 	--custom-kernel) custom=$2 && shift ;;
 	--expect) expect=$2 && shift ;;
