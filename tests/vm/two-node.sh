@@ -51,9 +51,13 @@ if [ ! -x "$fp" ]; then
 fi
 fp=$(cd "$(dirname "$fp")" && pwd)/$(basename "$fp")
 if [ -n "$custom" ]; then
-	image=$("$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
-		"$custom" 2>/tmp/two-node-build.$$ | tail -n 1)
-	st=${PIPESTATUS[0]}
+	# pipefail: the build's status, not tail's (PIPESTATUS does not outlive the $(...))
+	image=$(
+		set -o pipefail
+		"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
+			"$custom" 2>/tmp/two-node-build.$$ | tail -n 1
+	)
+	st=$?
 	why=$(tail -n 1 /tmp/two-node-build.$$)
 	rm -f /tmp/two-node-build.$$
 	if [ "$st" = 2 ]; then
