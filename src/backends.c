@@ -20,6 +20,7 @@ const struct fp_backend *const fp_backends[] = {
     &fp_iouring_backend,      /* io_uring fixed buffers: any kernel with io_uring */
     &fp_verbs_backend,	      /* ibv_reg_mr + RC loopback RDMA */
     &fp_verbs_odp_backend,    /* on-demand-paging MRs: no pins, MMU notifiers */
+    &fp_verbs_remote_backend, /* ibv_reg_mr + a remote node's NIC (forkpin peer) */
     &fp_vfio_backend,	      /* VFIO, VFIO_TYPE1v2_IOMMU, + a DMA engine (edu) */
     &fp_vfio_type1_backend,   /* VFIO, VFIO_TYPE1_IOMMU */
     &fp_vfio_iommufd_backend, /* VFIO, /dev/iommu + VFIO cdev */

@@ -158,6 +158,8 @@ static void print_help(FILE *f)
 		"       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
 		"[--plot FILE.png|.svg]\n"
 		"       forkpin compare BASE.json NEW.json   (regressions between two reports)\n"
+		"       forkpin peer [--port N] [--device NAME[:PORT]]   (two-node RDMA, see "
+		"docs/two-node.md)\n"
 		"\n"
 		"Cases are named backend/memtype/scenario; PATTERN is a glob on that name\n"
 		"('iouring/*/child-*').\n"
@@ -674,12 +676,14 @@ int main(int argc, char **argv)
 		return fp_cmd_forkcost(argc, argv);
 	if (!strcmp(argv[1], "compare"))
 		return fp_cmd_compare(argc, argv);
+	if (!strcmp(argv[1], "peer"))
+		return fp_cmd_peer(argc, argv);
 	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
 		;
 	if (i == FP_ARRAY_SIZE(commands))
-		usage_error(
-		    "unknown command '%s': use list, run, env or vm (or stress, forkcost, compare)",
-		    argv[1]);
+		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost, "
+			    "compare, peer)",
+			    argv[1]);
 	cli.command = &commands[i];
 	cli.run.seed = (uint64_t)time(NULL);
 	parse_args(&cli, argc, argv);

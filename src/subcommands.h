@@ -26,5 +26,7 @@ int fp_cmd_forkcost(int argc, char **argv);
 int fp_cmd_vm(int argc, char **argv);
 /* `forkpin compare BASE.json NEW.json`: what changed between two reports (compare.c). */
 int fp_cmd_compare(int argc, char **argv);
+/* `forkpin peer`: node B of two-node mode, serving RDMA to verbs-remote cases (peer.c). */
+int fp_cmd_peer(int argc, char **argv);
 
 #endif

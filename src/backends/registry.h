@@ -11,6 +11,7 @@
 
 extern const struct fp_backend fp_iouring_backend;
 extern const struct fp_backend fp_verbs_backend, fp_verbs_odp_backend;
+extern const struct fp_backend fp_verbs_remote_backend;
 extern const struct fp_backend fp_vfio_backend;
 extern const struct fp_backend fp_ofi_backend, fp_ofi_api_backend;
 extern const struct fp_backend fp_vfio_type1_backend;

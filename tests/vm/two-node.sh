@@ -1,0 +1,236 @@
+#!/bin/bash
+# tests/vm/two-node.sh: two-node mode for real, in the test VM. Two rxe devices on the two
+# ends of a veth pair (rxeA on fpA 10.77.0.1, rxeB on fpB 10.77.0.2), `forkpin peer --device
+# rxeB` serving, `forkpin run --peer 10.77.0.2` using rxeA: every verbs-remote case's DMA is
+# done by rxeB, a different NIC from the case's own, and crosses the veth (rxeB's packet
+# counters prove it). One guest boot per kernel checks:
+#   - a slice of scenarios x memtypes on verbs-remote and on the loopback verbs row;
+#   - two runs at once against one peer: the peer refuses the second client while it serves
+#     the first (its log says so) and the clients' retries let both runs finish;
+#   - a peer lost mid-case (--die-after): that case is an error naming the peer, the next ones
+#     error too (nothing answers), none passes and the run ends (no hang).
+# The network: setup/vm/two-node-net (why one namespace, not two: see there).
+# usage: tests/vm/two-node.sh [FORKPIN] [--kernel-release R | --kernel BZIMAGE |
+#                             --custom-kernel NAME] [--expect fail]
+#   --custom-kernel NAME: setup/kernel/build NAME (cached; from cold ~10 min), then as --kernel.
+#   default: Debian's 6.12 kernel (--kernel-release 6.12); everything must pass.
+#   FORKPIN_KEEP=1 keeps the guest's logs (peer.log, the runs' TAP and JSON).
+#   --kernel IMAGE --expect fail: a mutant (setup/kernel/build no-early-cow): the verbs-remote
+#   cases must fail exactly where the loopback verbs cases fail, with the same diagnosis.
+# Prints TAP; 77 (skip) without QEMU or, for --custom-kernel, the kernel build packages.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+fp=${FORKPIN_BUILD:-$top/build}/forkpin
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+	fp=$1
+	shift
+fi
+kernel_args=(--kernel-release 6.12)
+expect=pass
+custom=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel)
+		[ -n "${2:-}" ] || { echo "$0: --kernel needs a bzImage path" >&2 && exit 2; }
+		kernel_args=(--kernel "$2") && shift
+		;;
+	--kernel-release) kernel_args=(--kernel-release "$2") && shift ;;
+	--custom-kernel) custom=$2 && shift ;;
+	--expect) expect=$2 && shift ;;
+	*) echo "usage: $0 [FORKPIN] [--kernel BZIMAGE] [--expect pass|fail]" >&2 && exit 2 ;;
+	esac
+	shift
+done
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+skip_without_qemu
+if [ ! -x "$fp" ]; then
+	echo "1..1"
+	echo "not ok 1 - $fp exists: build first (setup/build build)"
+	exit 1
+fi
+fp=$(cd "$(dirname "$fp")" && pwd)/$(basename "$fp")
+if [ -n "$custom" ]; then
+	# pipefail: the build's status, not tail's (PIPESTATUS does not outlive the $(...))
+	image=$(
+		set -o pipefail
+		"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
+			"$custom" 2>/tmp/two-node-build.$$ | tail -n 1
+	)
+	st=$?
+	why=$(tail -n 1 /tmp/two-node-build.$$)
+	rm -f /tmp/two-node-build.$$
+	if [ "$st" = 2 ]; then
+		echo "1..0 # SKIP setup/kernel/build $custom: $why"
+		exit 77
+	fi
+	if [ "$st" != 0 ]; then
+		echo "1..1"
+		echo "not ok 1 - setup/kernel/build $custom: $why"
+		exit 1
+	fi
+	kernel_args=(--kernel "$image")
+fi
+tmp=$(mktemp -d /tmp/forkpin-two-node.XXXXXX)
+if [ -n "${FORKPIN_KEEP:-}" ]; then
+	echo "# keeping $tmp"
+else
+	trap 'rm -rf "$tmp"' EXIT
+fi
+mkdir -p "$tmp/out"
+
+# The slice: private base pages, THP and one shared type; the scenarios where the parent
+# writes after fork, a child stays alive, the device reads, and the control.
+# shellcheck disable=SC2054 # the commas are forkpin's list syntax
+sel=(-m anon,thp-pmd,memfd -s parent-writes,child-alive,device-reads,control-dontneed)
+
+# In the guest. TMPDIR=/dev/shm: the guest's /tmp is an overlay without O_TMPFILE.
+# shellcheck disable=SC2016 # expanded by the guest's shell
+guest_script='
+out=$FORKPIN_VM_OUT
+export TMPDIR=/dev/shm
+"$TOP/setup/vm/two-node-net" >"$out/setup.log" 2>&1
+echo $? >"$out/setup.rc"
+rdma link show >>"$out/setup.log" 2>&1
+counter() { cat /sys/class/infiniband/rxeB/ports/1/hw_counters/$1 2>/dev/null || echo 0; }
+peer_up() { # peer_up LOG ARGS...: start the peer, wait for its listening line
+	log=$1; shift
+	"$FORKPIN" peer --device rxeB "$@" >"$log" 2>&1 &
+	for i in $(seq 50); do grep -q listening "$log" && return 0; sleep 0.1; done
+	return 1
+}
+peer_up "$out/peer.log"; peer=$!
+before=$(counter rcvd_pkts)
+"$FORKPIN" run --peer 10.77.0.2 -b verbs-remote,verbs "$@" --json "$out/slice.json" \
+	>"$out/slice.tap" 2>"$out/slice.err"
+echo $? >"$out/slice.rc"
+echo $(( $(counter rcvd_pkts) - before )) >"$out/rxeB.pkts"
+# two clients at once: the second is refused while the first is served, and retries
+"$FORKPIN" run --peer 10.77.0.2 -b verbs-remote -m anon -s parent-writes,device-reads \
+	--repeat 8 >"$out/both1.tap" 2>&1 & c1=$!
+"$FORKPIN" run --peer 10.77.0.2 -b verbs-remote -m anon -s parent-writes,device-reads \
+	--repeat 8 >"$out/both2.tap" 2>&1
+echo $? >"$out/both2.rc"
+wait $c1; echo $? >"$out/both1.rc"
+kill $peer; wait $peer 2>/dev/null
+# a peer lost mid-case: it exits without answering its 3rd request
+peer_up "$out/die.log" --port 7476 --die-after 3; peer=$!
+start=$(date +%s)
+"$FORKPIN" run --peer 10.77.0.2:7476 -b verbs-remote -m anon \
+	-s parent-writes,device-reads,child-alive,parent-writes --repeat 2 \
+	--json "$out/die.json" >"$out/die.tap" 2>&1
+echo $? >"$out/die.rc"
+echo $(( $(date +%s) - start )) >"$out/die.secs"
+kill $peer 2>/dev/null; wait $peer 2>/dev/null # (it exited 3 itself)
+true
+'
+for try in 1 2; do
+	"$top/setup/vm/run" --timeout 600 --out "$tmp/out" "${kernel_args[@]}" -- \
+		env FORKPIN="$fp" TOP="$top" bash -c "$guest_script" guest "${sel[@]}" >"$tmp/vm.log" 2>&1
+	vm_rc=$?
+	if [ "$vm_rc" != 3 ] || [ "$try" = 2 ]; then
+		break
+	fi
+	echo "# the guest did not finish: booting again"
+done
+
+python3 - "$tmp/out" "$vm_rc" "$tmp/vm.log" "$expect" <<'PY'
+import json, os, re, sys
+
+out, vm_rc, vm_log, expect = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n, failed, lines = 0, False, []
+
+
+def read(name, default=""):
+    try:
+        return open(os.path.join(out, name)).read()
+    except OSError:
+        return default
+
+
+def check(desc, ok, diag=()):
+    global n, failed
+    n += 1
+    lines.append(("ok" if ok else "not ok") + f" {n} - {desc}")
+    if not ok:
+        failed = True
+        lines.extend("# " + d for d in diag)
+
+
+check(f"the guest ran the script (setup/vm/run exit {vm_rc})", vm_rc == 0,
+      open(vm_log).read().splitlines()[-15:])
+check("veth pair, policy routing, rxeA and rxeB set up", read("setup.rc").strip() == "0",
+      read("setup.log").splitlines()[-10:])
+try:
+    cases = json.load(open(os.path.join(out, "slice.json")))["cases"]
+except (OSError, ValueError) as e:
+    cases = []
+    check("the slice wrote a JSON report", False,
+          [str(e)] + read("slice.err").splitlines()[-10:] + read("peer.log").splitlines()[-5:])
+remote = {c["id"].split("/", 1)[1]: c for c in cases if c["backend"] == "verbs-remote"}
+local = {c["id"].split("/", 1)[1]: c for c in cases if c["backend"] == "verbs"}
+ran = [c for c in remote.values() if c["result"] != "skip"]
+check(f"verbs-remote: {len(ran)} of {len(remote)} cases ran (none skipped for want of a peer)",
+      remote and len(ran) == len(remote),
+      [f"{c['id']}: {c['diagnosis']}" for c in remote.values() if c["result"] == "skip"][:5])
+check("every verbs-remote case says the peer's rxeB did the DMA",
+      ran and all("rxeB" in c.get("note", "") for c in ran),
+      [f"{c['id']}: note {c.get('note')!r}" for c in ran if "rxeB" not in c.get("note", "")][:5])
+pkts = int(read("rxeB.pkts", "0").strip() or 0)
+check(f"the traffic crossed the veth to rxeB ({pkts} packets received)", pkts > 0)
+bad = lambda c: c["result"] in ("fail", "control-missed") or c["status"] == "error"
+if expect == "pass":
+    check(f"6.12: forkpin run exited 0 (got {read('slice.rc').strip()})",
+          read("slice.rc").strip() == "0",
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in cases if bad(c)][:10])
+    check("6.12: no verbs-remote case failed or errored, every control was detected",
+          ran and not any(bad(c) for c in ran) and
+          all(c["result"] == "control-detected" for c in ran if c["control"]),
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in ran if bad(c)][:10])
+else:
+    check(f"mutant: forkpin run exited 1 (got {read('slice.rc').strip()})",
+          read("slice.rc").strip() == "1")
+    lost = [k for k, c in local.items() if c["status"] == "fail"]
+    check(f"mutant: the loopback verbs row fails ({len(lost)} cases)", bool(lost))
+    diff = [f"{k}: verbs {local[k]['status']} vs verbs-remote {remote.get(k, {}).get('status')}"
+            for k in local if local[k]["status"] != remote.get(k, {}).get("status")]
+    check("mutant: every verbs-remote case has the loopback verbs case's verdict", not diff,
+          diff[:10])
+    same = [k for k in lost if k in remote and
+            re.sub(r"\d+", "N", remote[k]["diagnosis"]) == re.sub(r"\d+", "N", local[k]["diagnosis"])]
+    check(f"mutant: the failing verbs-remote cases carry the loopback diagnosis "
+          f"({len(same)} of {len(lost)})", lost and len(same) == len(lost),
+          [f"{k}: {remote.get(k, {}).get('diagnosis')!r} vs {local[k]['diagnosis']!r}"
+           for k in lost if k not in same][:5])
+    check("mutant: anon/parent-writes on verbs-remote is lost DMA ('no longer maps')",
+          "no longer maps" in remote.get("anon/parent-writes", {}).get("explanation", "") +
+          remote.get("anon/parent-writes", {}).get("diagnosis", ""),
+          [repr(remote.get("anon/parent-writes"))])
+both = [read("both1.rc").strip(), read("both2.rc").strip()]
+peer_log = read("peer.log")
+check(f"two runs at once against one peer both passed (exits {both})", both == ["0", "0"] or
+      expect != "pass" and all(b in ("0", "1") for b in both),
+      (read("both1.tap") + read("both2.tap")).splitlines()[-6:])
+check("the peer refused the second client while serving the first (its log)",
+      "refused" in peer_log and "serving" in peer_log, peer_log.splitlines()[-8:])
+try:
+    die = json.load(open(os.path.join(out, "die.json")))["cases"]
+except (OSError, ValueError) as e:
+    die = []
+    check("the lost-peer run wrote a JSON report", False, [str(e)] + read("die.tap").splitlines()[-8:])
+res = [c["status"] for c in die]
+first_lost = next((i for i, c in enumerate(die) if c["status"] == "error"), None)
+check(f"peer lost mid-case: the run ended in {read('die.secs').strip()} s with exit "
+      f"{read('die.rc').strip()} (results {res})",
+      read("die.rc").strip() == "1" and int(read("die.secs", "999").strip() or 999) < 120)
+check("peer lost mid-case: the case in flight is an error naming the peer",
+      first_lost is not None and "10.77.0.2:7476" in die[first_lost]["explanation"] +
+      die[first_lost]["diagnosis"], [json.dumps(c)[:300] for c in die[:4]])
+check("peer lost mid-case: no case after it passed",
+      first_lost is not None and all(c["status"] == "error" for c in die[first_lost:]),
+      [f"{c['id']}: {c['status']}: {c['explanation'][:150]}" for c in die[first_lost or 0:]][:6])
+print("TAP version 13")
+print(f"1..{n}")
+print("\n".join(lines))
+sys.exit(1 if failed else 0)
+PY
