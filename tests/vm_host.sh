@@ -32,6 +32,12 @@ case $args in
 *" -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
 *) ok 1 "forkpin run's arguments go to the guest: $args" ;;
 esac
+FORKPIN_VM_RUN=$tmp/run "$fp" vm --edu 4 -j 4 -b vfio
+args=$(tr '\n' ' ' <"$tmp/args")
+case $args in
+"--edu 4 --out "*" -j 4 -b vfio ") ok 0 "--edu goes to setup/vm/run, -j to the guest's run" ;;
+*) ok 1 "--edu goes to setup/vm/run, -j to the guest's run: $args" ;;
+esac
 # --json=FILE (and --json FILE) name host paths: the guest's report comes back there and the
 # option never reaches the guest's forkpin run.
 cat >"$tmp/run-report" <<STUB
