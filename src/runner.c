@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,7 +68,7 @@ static void default_stop_signals(void)
 	size_t i;
 
 	for (i = 0; i < FP_ARRAY_SIZE(stop_signals); i++)
-		signal(stop_signals[i], SIG_DFL);
+		signal(stop_signals[i], stop_signals[i] == SIGPIPE ? SIG_IGN : SIG_DFL);
 }
 
 /* Per-case seed: distinct per case, reproducible from the run's seed. */
@@ -187,7 +189,8 @@ struct flight {
 	const struct fp_case *c;
 	size_t index;
 	pid_t pid; /* the case process, also its process group; 0: this slot is free */
-	int fd;	   /* the read end of its outcome pipe */
+	int fd;	   /* the read end of its outcome pipe (non-blocking) */
+	int pidfd; /* readable when the case process has exited; -1 before Linux 5.3 */
 	uint64_t start, deadline;
 	struct pool *held[CASE_RESOURCES];
 	int unit[CASE_RESOURCES];
@@ -201,8 +204,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
-	default_stop_signals();
-	signal(SIGPIPE, SIG_IGN); /* a child gone early is seen as EPIPE, not a crash */
+	default_stop_signals(); /* SIGPIPE ignored: a child gone early is EPIPE, not a crash */
 	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), unit, &out);
 	fp_write_all(out_fd, &out, sizeof(out));
 	_exit(0);
@@ -231,7 +233,9 @@ static int launch(struct flight *f, const struct fp_run_options *opt, const stru
 	f->start = fp_now_ns();
 	f->deadline = f->start + (uint64_t)(opt->timeout_s * 1e9);
 	fflush(NULL); /* the case process must not flush our buffered output again */
-	if (pipe2(pipefd, O_CLOEXEC))
+	/* Non-blocking: the outcome is read once the case has exited (or its time is up), and
+	 * one outcome fits the pipe whole (PIPE_BUF), so a read gets all of it or nothing. */
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
 		return -errno;
 	f->pid = fork();
 	if (f->pid < 0) {
@@ -243,20 +247,27 @@ static int launch(struct flight *f, const struct fp_run_options *opt, const stru
 	if (f->pid == 0) {
 		close(pipefd[0]);
 		for (i = 0; i < nall; i++)
-			if (all[i].pid && &all[i] != f)
+			if (all[i].pid && &all[i] != f) {
 				close(all[i].fd);
+				close(all[i].pidfd);
+			}
 		case_process(f->c, opt, f->unit[0] > 0 ? (unsigned)f->unit[0] : 0, pipefd[1]);
 	}
 	setpgid(f->pid, f->pid); /* also here: no window where a kill(-pid) misses */
 	close(pipefd[1]);
 	f->fd = pipefd[0];
+	/* Waiting for the exit rather than the outcome wakes us once per case, and a case
+	 * process still tearing down never blocks the other cases' watchdogs. */
+	f->pidfd = (int)syscall(SYS_pidfd_open, f->pid, 0);
 	return 0;
 }
 
 /* Kill whatever is left of the case's process group and reap it (we are a subreaper). */
 static void reap_group(pid_t pgid)
 {
-	kill(-pgid, SIGKILL);
+	/* ESRCH: nothing is left in the group, not even a zombie (the common case). */
+	if (kill(-pgid, SIGKILL) && errno == ESRCH)
+		return;
 	while (waitpid(-pgid, NULL, 0) > 0 || errno == EINTR)
 		;
 }
@@ -354,6 +365,8 @@ static void land(struct flight *f, enum arrival arrival, const struct fp_run_opt
 	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	close(f->fd);
+	if (f->pidfd >= 0)
+		close(f->pidfd);
 	reap_group(f->pid);
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->cut_short = arrival == INTERRUPTED;
@@ -362,6 +375,18 @@ static void land(struct flight *f, enum arrival arrival, const struct fp_run_opt
 	fp_known_failures_apply(opt->site_known, res);
 	res->duration_s = (double)(fp_now_ns() - f->start) / 1e9;
 	release(f);
+}
+
+/* Read the outcome the case process sent, if it sent one: all of it or nothing (PIPE_BUF). */
+static bool take_outcome(struct flight *f, struct fp_outcome *out)
+{
+	ssize_t n;
+
+	_Static_assert(sizeof(*out) <= PIPE_BUF, "an outcome must reach the pipe in one piece");
+	do
+		n = read(f->fd, out, sizeof(*out));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*out);
 }
 
 /* What the next wait may sleep: until the nearest deadline, at most STOP_CHECK_MS. */
@@ -396,7 +421,8 @@ static void wait_flights(struct flight *fl, size_t nfl, const struct fp_run_opti
 
 	for (i = 0; i < nfl; i++)
 		if (fl[i].pid)
-			pfd[np++] = (struct pollfd){.fd = fl[i].fd, .events = POLLIN};
+			pfd[np++] = (struct pollfd){.fd = fl[i].pidfd >= 0 ? fl[i].pidfd : fl[i].fd,
+						    .events = POLLIN};
 	/* No SA_RESTART: a stop signal ends the poll with EINTR. */
 	ready = poll(pfd, np, wait_ms(fl, nfl, fp_now_ns()));
 	if (interrupted || (ready < 0 && errno == EINTR))
@@ -410,12 +436,11 @@ static void wait_flights(struct flight *fl, size_t nfl, const struct fp_run_opti
 			continue;
 		if (ready > 0 && pfd[np].revents) {
 			res = result_of(arg, f);
-			arrival = fp_read_all(f->fd, &res->outcome, sizeof(res->outcome)) == 0
-				      ? ARRIVED
-				      : CLOSED;
+			arrival = take_outcome(f, &res->outcome) ? ARRIVED : CLOSED;
 		} else if (fp_now_ns() >= f->deadline) {
+			/* An outcome sent by a case that then hung on its way out counts. */
 			res = result_of(arg, f);
-			arrival = DEADLINE;
+			arrival = take_outcome(f, &res->outcome) ? ARRIVED : DEADLINE;
 		} else {
 			np++;
 			continue;
@@ -680,24 +705,50 @@ static void interrupt_run(struct run *run)
 		stop_by_signal(run);
 }
 
-static bool run_alloc(struct run *run)
+/* A one-job run's flight, window and state: on the runner's stack, whose pages it writes for
+ * every case anyway (after each fork, every page the runner writes is a copy-on-write fault,
+ * so the fewer pages a case touches in the runner, the cheaper the case). */
+struct one_job {
+	struct fp_result window;
+	struct flight fl;
+	enum slot_state state;
+};
+
+/* The flights, the window and its states: @one for one job (no look-ahead: one slot), else
+ * one block. */
+static bool run_alloc(struct run *run, struct one_job *one)
 {
+	char *block;
+
+	run->pools = calloc(CASE_RESOURCES * run->n + 1, sizeof(*run->pools));
+	if (run->jobs == 1) {
+		run->window = &one->window;
+		run->fl = &one->fl;
+		run->state = &one->state;
+		run->nwindow = 1;
+		return run->pools != NULL;
+	}
 	run->nwindow = run->jobs * WINDOW_PER_JOB;
 	if (run->nwindow > run->n)
 		run->nwindow = run->n ? run->n : 1;
-	run->fl = calloc(run->jobs, sizeof(*run->fl));
-	run->pools = calloc(CASE_RESOURCES * run->n + 1, sizeof(*run->pools));
-	run->window = calloc(run->nwindow, sizeof(*run->window));
-	run->state = calloc(run->nwindow, sizeof(*run->state));
-	return run->fl && run->pools && run->window && run->state;
+	block = calloc(1, run->nwindow * sizeof(*run->window) + run->jobs * sizeof(*run->fl) +
+			      run->nwindow * sizeof(*run->state));
+	if (!block || !run->pools) {
+		free(block);
+		free(run->pools);
+		return false;
+	}
+	run->window = (struct fp_result *)block;
+	run->fl = (struct flight *)(run->window + run->nwindow);
+	run->state = (enum slot_state *)(run->fl + run->jobs);
+	return true;
 }
 
 static void run_free(struct run *run)
 {
-	free(run->fl);
+	if (run->jobs > 1)
+		free(run->window);
 	free(run->pools);
-	free(run->window);
-	free(run->state);
 }
 
 void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_options *opt,
@@ -711,6 +762,7 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 			  .nreporters = nreporters,
 			  .totals = totals,
 			  .jobs = opt->jobs > 1 ? opt->jobs : 1};
+	struct one_job one = {0};
 
 	if (run.jobs > FP_MAX_JOBS)
 		run.jobs = FP_MAX_JOBS;
@@ -719,9 +771,8 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 	fp_run_catch_signals();
 	if (!begin_reports(reporters, nreporters, n, env, totals))
 		return;
-	if (!run_alloc(&run)) {
+	if (!run_alloc(&run, &one)) {
 		fp_totals_stop(totals, 0, "cannot record results: out of memory");
-		run_free(&run);
 		return;
 	}
 	/* Orphans of the cases come back to us, so reap_group() can reap them. */
