@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "env.h"
+#include "resource.h"
 
 /* Capability bits: what a backend can do. Scenarios and memory types state what they need. */
 enum fp_caps {
@@ -67,7 +68,10 @@ struct fp_backend_ops {
 	/*
 	 * open - acquire the device and any staging resources (queues, source buffers).
 	 * @dev: dispatcher-owned handle; store private state in dev->priv.
-	 * Called: once per case, in the case's own process, before any other op.
+	 * Called: once per case, in the case's own process, before any other op. Other cases
+	 * may run at the same time in other processes (`forkpin run --jobs N`), except those
+	 * holding the same unit of a resource (resource.h): a backend whose device or kernel
+	 * state admits one user at a time declares one in its row and uses unit dev->unit.
 	 * Guarantees: on success the device is ready for register; on failure nothing is left
 	 * allocated. -ENODEV when there is no usable device (SKIP).
 	 */
@@ -186,11 +190,15 @@ struct fp_backend {
 	const char *unavailable;
 	const struct fp_backend_ops *ops;
 	const struct fp_option *options; /* terminated by a zeroed entry; may be NULL */
+	/* what its cases share and must not use two at a time (the device, a kernel-global pin
+	 * slot), or NULL when cases can run side by side; resource.h has the guarantees */
+	const struct fp_resource *resource;
 };
 
 /* struct fp_dev - the dispatcher's handle for one open backend in one case. */
 struct fp_dev {
 	const struct fp_backend *be;
+	unsigned unit;	/* the unit of be->resource this case holds (resource.h), else 0 */
 	void *priv;	/* the backend's private state */
 	void *reg;	/* the live registration, or NULL */
 	void *reg_addr; /* its range */
@@ -215,6 +223,8 @@ void fp_fingerprint_collect(struct fp_env *env);
 
 /* Dispatcher: the only way scenarios reach a backend. Each checks order and limits. */
 int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be);
+/* The same, holding @unit of be->resource (the runner's; fp_dev_open() holds unit 0). */
+int fp_dev_open_unit(struct fp_dev *dev, const struct fp_backend *be, unsigned unit);
 int fp_dev_register(struct fp_dev *dev, void *addr, size_t len, enum fp_access access);
 int fp_dev_dma_to_host_start(struct fp_dev *dev, size_t off, const void *src, size_t len);
 int fp_dev_dma_from_host_start(struct fp_dev *dev, size_t off, void *dst, size_t len);

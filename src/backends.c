@@ -120,10 +120,16 @@ int fp_dev_error(struct fp_dev *dev, int err, const char *fmt, ...)
 
 int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be)
 {
+	return fp_dev_open_unit(dev, be, 0);
+}
+
+int fp_dev_open_unit(struct fp_dev *dev, const struct fp_backend *be, unsigned unit)
+{
 	int err;
 
 	memset(dev, 0, sizeof(*dev));
 	dev->be = be;
+	dev->unit = unit;
 	if (be->unavailable)
 		return fp_dev_error(dev, -ENODEV, "%s", be->unavailable);
 	err = be->ops->open(dev);

@@ -41,6 +41,7 @@ enum {
 	OPT_SEED,
 	OPT_TIMEOUT,
 	OPT_REPEAT,
+	OPT_JOBS,
 	OPT_REQUIRE,
 	OPT_PROFILE,
 	OPT_KNOWN_FAILURES,
@@ -83,6 +84,10 @@ static const struct fixed_option {
     {{"repeat", required_argument, NULL, OPT_REPEAT},
      CMD_RUN,
      "    --repeat N        run each case N times"},
+    {{"jobs", required_argument, NULL, 'j'},
+     CMD_RUN,
+     "-j, --jobs N          run up to N cases at once (default 1; cases that share a device "
+     "take turns)"},
     {{"require", required_argument, NULL, OPT_REQUIRE},
      CMD_RUN,
      "    --require LIST    qualify: exit 1 unless each of these backends ran (not all SKIP)"},
@@ -111,7 +116,7 @@ static const struct command {
     {"list", CMD_LIST, "forkpin list [PATTERN...] [FILTERS] [-v]"},
     {"run", CMD_RUN,
      "forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] [--junit FILE] "
-     "[--seed N] [--repeat N] [-v]"},
+     "[--seed N] [--repeat N] [-j N] [-v]"},
     {"env", CMD_ENV, "forkpin env  [--json FILE]"},
 };
 
@@ -150,7 +155,7 @@ static void print_help(FILE *f)
 	fprintf(f,
 		"usage: forkpin list [PATTERN...] [FILTERS]\n"
 		"       forkpin run  [PATTERN...] [FILTERS] [--timeout SEC] [--json FILE] "
-		"[--junit FILE] [--seed N] [--repeat N] [-v]\n"
+		"[--junit FILE] [--seed N] [--repeat N] [-j N] [-v]\n"
 		"       forkpin env  [--json FILE]\n"
 		"       forkpin vm   [VM OPTIONS] [RUN ARGUMENTS]   (see docs/vm.md)\n"
 		"       forkpin stress   [--duration SEC] [--threads N] [-b LIST] [--json FILE]  "
@@ -271,6 +276,9 @@ static void parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_REPEAT:
 		cli->repeat = fp_parse_count("forkpin", "--repeat", arg, 100000);
 		break;
+	case 'j':
+		cli->run.jobs = (unsigned)fp_parse_count("forkpin", "--jobs", arg, FP_MAX_JOBS);
+		break;
 	case OPT_REQUIRE:
 		add_names(cli->required, &cli->nrequired, (char *)arg, "required backend");
 		break;
@@ -304,7 +312,7 @@ static void parse_args(struct cli *cli, int argc, char **argv)
 	build_longopts(cli);
 	opterr = 0;
 	optind = 2; /* after the command word */
-	while ((c = getopt_long(argc, argv, "b:m:s:vh", cli->longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:m:s:j:vh", cli->longopts, NULL)) != -1) {
 		if (c == '?')
 			usage_error("unknown or incomplete option '%s': `forkpin %s --help` lists "
 				    "the options",
@@ -395,9 +403,10 @@ static int cmd_list(struct cli *cli)
 	return FP_EXIT_OK;
 }
 
-/* The largest pin of the selection must fit RLIMIT_MEMLOCK. Hugetlb cases whose pool is
- * short are left out: they SKIP anyway. */
-static void check_memlock(const struct fp_case *cases, size_t n)
+/* The largest pin of the selection must fit RLIMIT_MEMLOCK, once per job: some pins (io_uring)
+ * are charged to the user, so cases running at once share the limit. Hugetlb cases whose pool
+ * is short are left out: they SKIP anyway. */
+static void check_memlock(const struct fp_case *cases, size_t n, unsigned jobs)
 {
 	size_t need = 0, i;
 	const char *who = NULL;
@@ -414,6 +423,11 @@ static void check_memlock(const struct fp_case *cases, size_t n)
 			need = mt->len;
 			who = cases[i].id;
 		}
+	}
+	if (jobs > 1 && need) {
+		snprintf(subject, sizeof(subject), "%u cases at once (--jobs) like %s pin", jobs,
+			 who);
+		fp_check_memlock("forkpin", need * jobs, subject, "lower --jobs");
 	}
 	snprintf(subject, sizeof(subject), "case %s pins", who ? who : "");
 	fp_check_memlock("forkpin", need, subject, "leave those cases out (--mem)");
@@ -600,7 +614,7 @@ static int cmd_run(struct cli *cli)
 	apply_qualification_options(cli);
 	check_report_paths(cli);
 	cases = select_cases(cli, &n);
-	check_memlock(cases, n);
+	check_memlock(cases, n, cli->run.jobs);
 	check_backend_options(cases, n);
 	load_known_failures(cli, &kf);
 	cases = repeat_cases(cases, &n, cli->repeat);

@@ -565,6 +565,16 @@ static void unmap_subpage(struct fp_mem *m)
 	free(m->map);
 }
 
+/* What the rows share with other cases (resource.h). A hugetlb pool: a case may take every
+ * free page (hugetlb-pool-empty) and each fork of a private hugetlb mapping copies into the
+ * pool, so two cases at once could starve each other into a SKIP or an ENOMEM a serial run
+ * never sees. An mTHP size's anon_fault_alloc counts every process's faults: map_mthp()
+ * would count another case's folios as its own. */
+static const struct fp_resource hugetlb_2m_pool = {.name = "the 2 MiB hugetlb pool"};
+static const struct fp_resource hugetlb_1g_pool = {.name = "the 1 GiB hugetlb pool"};
+static const struct fp_resource mthp_16k_stats = {.name = "the 16 KiB mTHP fault counter"};
+static const struct fp_resource mthp_64k_stats = {.name = "the 64 KiB mTHP fault counter"};
+
 /*
  * The rows. Private rows are where fork's copy-on-write can hand a pinned page to the wrong
  * process; shared rows check that sharing stays sharing (a child's write is visible).
@@ -610,13 +620,15 @@ const struct fp_memtype fp_memtypes[] = {
      .flags = FP_MEM_THP,
      .len = 256ul << 10,
      .map = map_mthp_16k,
-     .unmap = unmap_plain},
+     .unmap = unmap_plain,
+     .resource = &mthp_16k_stats},
     {.name = "mthp-64k",
      .summary = "private anonymous in 64 KiB mTHP folios",
      .flags = FP_MEM_THP,
      .len = 256ul << 10,
      .map = map_mthp_64k,
-     .unmap = unmap_plain},
+     .unmap = unmap_plain,
+     .resource = &mthp_64k_stats},
     /* A THP with one PTE left mapped: the folio is partially mapped (mapcount games). */
     {.name = "thp-single-pte",
      .summary = "one 4 KiB page left mapped of a THP (MADV_DONTNEED of the rest)",
@@ -637,13 +649,15 @@ const struct fp_memtype fp_memtypes[] = {
      .flags = FP_MEM_HUGETLB,
      .len = SZ_2M,
      .map = map_hugetlb_2m,
-     .unmap = unmap_plain},
+     .unmap = unmap_plain,
+     .resource = &hugetlb_2m_pool},
     {.name = "hugetlb-1g",
      .summary = "private hugetlb, 1 GiB pages",
      .flags = FP_MEM_HUGETLB,
      .len = SZ_1G,
      .map = map_hugetlb_1g,
-     .unmap = unmap_plain},
+     .unmap = unmap_plain,
+     .resource = &hugetlb_1g_pool},
     /* Shared by design: a child's writes must be visible, the device sees the same page. */
     {.name = "memfd",
      .summary = "memfd (shmem), MAP_SHARED",
@@ -676,7 +690,8 @@ const struct fp_memtype fp_memtypes[] = {
      .flags = FP_MEM_HUGETLB | FP_MEM_FILE,
      .len = SZ_2M,
      .map = map_hugetlb_memfd_private,
-     .unmap = unmap_plain},
+     .unmap = unmap_plain,
+     .resource = &hugetlb_2m_pool},
     /* A registration smaller than a page: its page also holds unrelated heap data. */
     {.name = "malloc-subpage",
      .summary = "1 KiB heap buffer sharing its page",

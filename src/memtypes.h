@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "resource.h"
+
 enum fp_mem_flags {
 	FP_MEM_SHARED = 1u << 0,  /* MAP_SHARED: no COW, children share the pages */
 	FP_MEM_HUGETLB = 1u << 1, /* hugetlbfs pages from the pool */
@@ -44,6 +46,9 @@ struct fp_memtype {
 	int (*map)(struct fp_mem *mem, size_t len, char *why, size_t why_size);
 	/* unmap - release everything map created. Called after a successful map. */
 	void (*unmap)(struct fp_mem *mem);
+	/* what its cases share and must not use two at a time (a page pool, a global counter
+	 * map reads), or NULL; resource.h has the guarantees */
+	const struct fp_resource *resource;
 };
 
 extern const struct fp_memtype fp_memtypes[];

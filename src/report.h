@@ -81,8 +81,14 @@ struct fp_reporter {
 	/* Returns 0, or -errno when results could not be recorded (the run must not start). */
 	int (*begin)(void *state, size_t ncases, const struct fp_env *env);
 	/* Optional: case @index (@id) starts now; a reporter that streams can name the case
-	 * running if the run never gets further (a hung or panicked machine). */
+	 * running if the run never gets further (a hung or panicked machine). With --jobs N
+	 * several cases run at once, and they may start out of order. */
 	void (*start)(void *state, size_t index, const char *id);
+	/* Optional: case @index has just ended with @res, in the order cases end (the cases'
+	 * order with one job); a stream can record it at once. A case a stop signal killed
+	 * has no finished() and no result(). */
+	void (*finished)(void *state, size_t index, const struct fp_result *res);
+	/* Case @index's result, always in the cases' order (0, 1, 2, ...). */
 	void (*result)(void *state, size_t index, const struct fp_result *res);
 	/* Returns 0, or -errno when the report could not be written. */
 	int (*end)(void *state, const struct fp_totals *totals);

@@ -225,6 +225,14 @@ static void file_result(void *state, size_t index, const struct fp_result *res)
 	}
 	s->c.results[s->c.n++] = *res;
 	s->c.total_s += res->duration_s;
+}
+
+/* The stream records each case as it ends (with --jobs N, not always in the cases' order). */
+static void file_finished(void *state, size_t index, const struct fp_result *res)
+{
+	struct file_state *s = state;
+
+	(void)index;
 	if (s->partial) {
 		s->fmt->partial_case(s->partial, res);
 		partial_flush(s);
@@ -314,6 +322,7 @@ struct fp_reporter *fp_collecting_reporter(const char *path, const struct fp_fil
 	*r = (struct fp_reporter){.state = s,
 				  .begin = file_begin,
 				  .start = file_start,
+				  .finished = file_finished,
 				  .result = file_result,
 				  .end = file_end,
 				  .free_state = file_free};

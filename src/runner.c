@@ -11,10 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,7 +68,7 @@ static void default_stop_signals(void)
 	size_t i;
 
 	for (i = 0; i < FP_ARRAY_SIZE(stop_signals); i++)
-		signal(stop_signals[i], SIG_DFL);
+		signal(stop_signals[i], stop_signals[i] == SIGPIPE ? SIG_IGN : SIG_DFL);
 }
 
 /* Per-case seed: distinct per case, reproducible from the run's seed. */
@@ -84,7 +88,7 @@ static void outcome_set(struct fp_outcome *out, enum fp_status status, const cha
 	snprintf(out->reason, sizeof(out->reason), fmt, arg);
 }
 
-void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms,
+void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms, unsigned unit,
 		  struct fp_outcome *out)
 {
 	struct fp_mem mem;
@@ -100,7 +104,7 @@ void fp_case_body(const struct fp_case *c, uint64_t seed, int step_timeout_ms,
 			    "%s", why);
 		return;
 	}
-	err = fp_dev_open(&dev, c->be);
+	err = fp_dev_open_unit(&dev, c->be, unit);
 	if (err) {
 		outcome_set(out, err == -ENODEV ? FP_STATUS_SKIP : FP_STATUS_ERROR, "%s",
 			    dev.error);
@@ -131,17 +135,77 @@ static int step_timeout_ms(double timeout_s)
 	return ms < 100 ? 100 : (int)ms;
 }
 
+/* ---- resources ------------------------------------------------------------------------ */
+
+/* One resource the selected cases declare, and which of its units cases hold now. */
+struct pool {
+	const struct fp_resource *r;
+	unsigned units;
+	uint64_t busy; /* bit u: unit u is held */
+};
+
+#define CASE_RESOURCES 2 /* a case's backend's and memory type's */
+
+static const struct fp_resource *case_resource(const struct fp_case *c, int k)
+{
+	if (k == 0)
+		return c->be->resource;
+	return c->mt->resource != c->be->resource ? c->mt->resource : NULL;
+}
+
+static unsigned resource_units(const struct fp_resource *r)
+{
+	unsigned n = r->units ? r->units() : 1;
+
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* The pool of @r, made on first sight (@pools holds room for every case's resources). */
+static struct pool *pool_of(struct pool *pools, size_t *npools, const struct fp_resource *r)
+{
+	size_t i;
+
+	for (i = 0; i < *npools; i++)
+		if (pools[i].r == r)
+			return &pools[i];
+	pools[*npools] = (struct pool){.r = r, .units = resource_units(r)};
+	return &pools[(*npools)++];
+}
+
+static int free_unit(const struct pool *p)
+{
+	unsigned u;
+
+	for (u = 0; u < p->units; u++)
+		if (!(p->busy & (1ull << u)))
+			return (int)u;
+	return -1;
+}
+
+/* ---- one case in flight ---------------------------------------------------------------- */
+
+/* A case whose process runs: its group, its pipe, its watchdog and what it holds. */
+struct flight {
+	const struct fp_case *c;
+	size_t index;
+	pid_t pid; /* the case process, also its process group; 0: this slot is free */
+	int fd;	   /* the read end of its outcome pipe (non-blocking) */
+	int pidfd; /* readable when the case process has exited; -1 before Linux 5.3 */
+	uint64_t start, deadline;
+	struct pool *held[CASE_RESOURCES];
+	int unit[CASE_RESOURCES];
+};
+
 /* In the case process: run the body and send the outcome. Never returns. */
 static void __attribute__((noreturn))
-case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_fd)
+case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned unit, int out_fd)
 {
 	struct fp_outcome out;
 
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
-	default_stop_signals();
-	signal(SIGPIPE, SIG_IGN); /* a child gone early is seen as EPIPE, not a crash */
-	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), &out);
+	default_stop_signals(); /* SIGPIPE ignored: a child gone early is EPIPE, not a crash */
+	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), unit, &out);
 	fp_write_all(out_fd, &out, sizeof(out));
 	_exit(0);
 }
@@ -149,75 +213,98 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_
 struct case_args {
 	struct fp_case c;	   /* by value: the zygote may hold an older copy of the table */
 	struct fp_run_options opt; /* only seed and timeout_s are used in the case process */
+	unsigned unit;		   /* the unit of its resource it was given */
 };
 
 static void case_entry(void *arg, int out_fd)
 {
 	struct case_args *a = arg;
 
-	case_process(&a->c, &a->opt, out_fd);
+	case_process(&a->c, &a->opt, a->unit, out_fd);
 }
 
-/* Start the case process: from the backend's zygote when it has one (backend.h: spawn),
- * else by fork(). The pid, or -1 with errno. */
-static pid_t start_case(const struct fp_case *c, const struct fp_run_options *opt, int pipefd[2])
+/* The case process started from the backend's zygote when it has one (backend.h: spawn),
+ * already our child; 0 when there is none or it failed, and the runner forks. */
+static pid_t spawn_case(const struct fp_case *c, const struct fp_run_options *opt, unsigned unit,
+			int out_fd)
 {
-	struct case_args a = {.c = *c, .opt = *opt};
+	struct case_args a = {.c = *c, .opt = *opt, .unit = unit};
 	pid_t pid;
 
-	if (c->be->ops && c->be->ops->spawn) {
-		pid = c->be->ops->spawn(case_entry, &a, sizeof(a), pipefd[1]);
-		if (pid > 0)
-			return pid;
-	}
-	pid = fork();
-	if (pid == 0) {
+	if (!c->be->ops || !c->be->ops->spawn)
+		return 0;
+	pid = c->be->ops->spawn(case_entry, &a, sizeof(a), out_fd);
+	return pid > 0 ? pid : 0;
+}
+
+static void result_init(struct fp_result *res, const struct fp_case *c)
+{
+	memset(res, 0, sizeof(*res));
+	snprintf(res->id, sizeof(res->id), "%s", c->id);
+	res->backend = c->be->name;
+	res->memtype = c->mt->name;
+	res->scenario = c->sc->name;
+	res->control = c->control != NULL;
+}
+
+/*
+ * Fork the case process of @f (its resources already held). The other flights' pipes are
+ * closed in it: a case holds only its own. Returns 0, or -errno when it could not start.
+ */
+static int launch(struct flight *f, const struct fp_run_options *opt, const struct flight *all,
+		  size_t nall)
+{
+	unsigned unit = f->unit[0] > 0 ? (unsigned)f->unit[0] : 0;
+	int pipefd[2];
+	size_t i;
+
+	f->start = fp_now_ns();
+	f->deadline = f->start + (uint64_t)(opt->timeout_s * 1e9);
+	fflush(NULL); /* the case process must not flush our buffered output again */
+	/* Non-blocking: the outcome is read once the case has exited (or its time is up), and
+	 * one outcome fits the pipe whole (PIPE_BUF), so a read gets all of it or nothing. */
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	f->pid = spawn_case(f->c, opt, unit, pipefd[1]);
+	if (!f->pid)
+		f->pid = fork();
+	if (f->pid < 0) {
+		f->pid = 0;
 		close(pipefd[0]);
-		case_process(c, opt, pipefd[1]);
+		close(pipefd[1]);
+		return -errno;
 	}
-	return pid;
+	if (f->pid == 0) {
+		close(pipefd[0]);
+		for (i = 0; i < nall; i++)
+			if (all[i].pid && &all[i] != f) {
+				close(all[i].fd);
+				close(all[i].pidfd);
+			}
+		case_process(f->c, opt, unit, pipefd[1]);
+	}
+	setpgid(f->pid, f->pid); /* also here: no window where a kill(-pid) misses */
+	close(pipefd[1]);
+	f->fd = pipefd[0];
+	/* Waiting for the exit rather than the outcome wakes us once per case, and a case
+	 * process still tearing down never blocks the other cases' watchdogs. */
+	f->pidfd = (int)syscall(SYS_pidfd_open, f->pid, 0);
+	return 0;
 }
 
 /* Kill whatever is left of the case's process group and reap it (we are a subreaper). */
 static void reap_group(pid_t pgid)
 {
-	kill(-pgid, SIGKILL);
+	/* ESRCH: nothing is left in the group, not even a zombie (the common case). */
+	if (kill(-pgid, SIGKILL) && errno == ESRCH)
+		return;
 	while (waitpid(-pgid, NULL, 0) > 0 || errno == EINTR)
 		;
 }
 
 enum arrival { ARRIVED, DEADLINE, CLOSED, INTERRUPTED };
 
-#define STOP_CHECK_MS 100 /* how soon a stop signal ends the wait for a case */
-
-static int wait_slice_ms(uint64_t left_ns)
-{
-	uint64_t ms = left_ns / 1000000ull + 1;
-
-	return ms < STOP_CHECK_MS ? (int)ms : STOP_CHECK_MS;
-}
-
-/* Wait for the outcome until the deadline. CLOSED: the case process ended without one. */
-static enum arrival receive_outcome(int fd, double timeout_s, struct fp_outcome *out)
-{
-	uint64_t deadline = fp_now_ns() + (uint64_t)(timeout_s * 1e9);
-
-	while (!interrupted) {
-		uint64_t now = fp_now_ns();
-		int ready;
-
-		if (now >= deadline)
-			return DEADLINE;
-		/* In slices: fp_wait_readable() retries on EINTR, so a stop signal is seen
-		 * here within a slice rather than at the case's timeout. */
-		ready = fp_wait_readable(fd, wait_slice_ms(deadline - now));
-		if (ready < 0 && ready != -EINTR)
-			return CLOSED;
-		if (ready > 0)
-			return fp_read_all(fd, out, sizeof(*out)) == 0 ? ARRIVED : CLOSED;
-	}
-	return INTERRUPTED;
-}
+#define STOP_CHECK_MS 100 /* how soon a stop signal ends the wait for cases */
 
 static void classify_death(int status, enum arrival arrival, struct fp_outcome *out,
 			   double timeout_s)
@@ -283,44 +370,169 @@ static void excuse_known_issue(const struct fp_case *c, struct fp_result *res)
 	}
 }
 
+/* Give back what @f holds: its units, then its slot. */
+static void release(struct flight *f)
+{
+	int k;
+
+	for (k = 0; k < CASE_RESOURCES; k++)
+		if (f->held[k])
+			f->held[k]->busy &= ~(1ull << f->unit[k]);
+	f->pid = 0;
+}
+
+/*
+ * End the flight @f: take its outcome (ARRIVED: already read into @res), kill and reap its
+ * whole group, classify, and release its units (only now: nothing of it is left running).
+ */
+static void land(struct flight *f, enum arrival arrival, const struct fp_run_options *opt,
+		 struct fp_result *res)
+{
+	int status = 0;
+
+	if (arrival != ARRIVED)
+		kill(-f->pid, SIGKILL);
+	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(f->fd);
+	if (f->pidfd >= 0)
+		close(f->pidfd);
+	reap_group(f->pid);
+	classify_death(status, arrival, &res->outcome, opt->timeout_s);
+	res->cut_short = arrival == INTERRUPTED;
+	res->verdict = verdict_of(f->c, res->outcome.status);
+	excuse_known_issue(f->c, res);
+	fp_known_failures_apply(opt->site_known, res);
+	res->duration_s = (double)(fp_now_ns() - f->start) / 1e9;
+	release(f);
+}
+
+/* Read the outcome the case process sent, if it sent one: all of it or nothing (PIPE_BUF). */
+static bool take_outcome(struct flight *f, struct fp_outcome *out)
+{
+	ssize_t n;
+
+	_Static_assert(sizeof(*out) <= PIPE_BUF, "an outcome must reach the pipe in one piece");
+	do
+		n = read(f->fd, out, sizeof(*out));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*out);
+}
+
+/* What the next wait may sleep: until the nearest deadline, at most STOP_CHECK_MS. */
+static int wait_ms(const struct flight *fl, size_t nfl, uint64_t now)
+{
+	uint64_t ms = STOP_CHECK_MS;
+	size_t i;
+
+	for (i = 0; i < nfl; i++) {
+		if (!fl[i].pid)
+			continue;
+		if (fl[i].deadline <= now)
+			return 0;
+		if ((fl[i].deadline - now) / 1000000ull + 1 < ms)
+			ms = (fl[i].deadline - now) / 1000000ull + 1;
+	}
+	return (int)ms;
+}
+
+/*
+ * Wait a slice for the flights in @fl: an outcome, a case process gone, a deadline. Calls
+ * @done for each flight that ended (with its result, slot already free). Returns at once
+ * when a stop signal arrived (the flights are left running for the caller to kill).
+ */
+static void wait_flights(struct flight *fl, size_t nfl, const struct fp_run_options *opt,
+			 struct fp_result *(*result_of)(void *arg, const struct flight *f),
+			 void (*done)(void *arg, struct fp_result *res, size_t index), void *arg)
+{
+	struct pollfd pfd[FP_MAX_JOBS];
+	size_t i, np = 0;
+	int ready;
+
+	for (i = 0; i < nfl; i++)
+		if (fl[i].pid)
+			pfd[np++] = (struct pollfd){.fd = fl[i].pidfd >= 0 ? fl[i].pidfd : fl[i].fd,
+						    .events = POLLIN};
+	/* No SA_RESTART: a stop signal ends the poll with EINTR. */
+	ready = poll(pfd, np, wait_ms(fl, nfl, fp_now_ns()));
+	if (interrupted || (ready < 0 && errno == EINTR))
+		return;
+	for (i = 0, np = 0; i < nfl; i++) {
+		struct flight *f = &fl[i];
+		struct fp_result *res;
+		enum arrival arrival;
+
+		if (!f->pid)
+			continue;
+		if (ready > 0 && pfd[np].revents) {
+			res = result_of(arg, f);
+			arrival = take_outcome(f, &res->outcome) ? ARRIVED : CLOSED;
+		} else if (fp_now_ns() >= f->deadline) {
+			/* An outcome sent by a case that then hung on its way out counts. */
+			res = result_of(arg, f);
+			arrival = take_outcome(f, &res->outcome) ? ARRIVED : DEADLINE;
+		} else {
+			np++;
+			continue;
+		}
+		np++;
+		land(f, arrival, opt, res);
+		done(arg, res, f->index);
+	}
+}
+
+/* ---- one case --------------------------------------------------------------------------- */
+
+static struct fp_result *single_result(void *arg, const struct flight *f)
+{
+	(void)f;
+	return arg;
+}
+
+static void single_done(void *arg, struct fp_result *res, size_t index)
+{
+	(void)arg;
+	(void)res;
+	(void)index;
+}
+
+/* Kill every flight (a stop signal) and reap them; each result is cut short. */
+static void land_all_interrupted(struct flight *fl, size_t nfl, const struct fp_run_options *opt,
+				 struct fp_result *(*result_of)(void *arg, const struct flight *f),
+				 void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < nfl; i++)
+		if (fl[i].pid)
+			kill(-fl[i].pid, SIGKILL);
+	for (i = 0; i < nfl; i++)
+		if (fl[i].pid)
+			land(&fl[i], INTERRUPTED, opt, result_of(arg, &fl[i]));
+}
+
 void fp_run_case(const struct fp_case *c, const struct fp_run_options *opt, struct fp_result *res)
 {
-	uint64_t start = fp_now_ns();
-	enum arrival arrival;
-	int pipefd[2], status = 0;
-	pid_t pid;
+	struct flight f = {.c = c};
+	int err;
 
-	memset(res, 0, sizeof(*res));
-	snprintf(res->id, sizeof(res->id), "%s", c->id);
-	res->backend = c->be->name;
-	res->memtype = c->mt->name;
-	res->scenario = c->sc->name;
-	res->control = c->control != NULL;
+	result_init(res, c);
 	/* Orphans of the case come back to us, so reap_group() can reap them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	fflush(NULL); /* the case process must not flush our buffered output again */
-	if (pipe2(pipefd, O_CLOEXEC) || (pid = start_case(c, opt, pipefd)) < 0) {
+	err = launch(&f, opt, &f, 1);
+	if (err) {
 		outcome_set(&res->outcome, FP_STATUS_ERROR, "cannot start the case: %s",
-			    strerror(errno));
+			    strerror(-err));
 		res->verdict = FP_VERDICT_FAIL;
 		return;
 	}
-	setpgid(pid, pid); /* also here: no window where a kill(-pid) misses */
-	close(pipefd[1]);
-	arrival = receive_outcome(pipefd[0], opt->timeout_s, &res->outcome);
-	if (arrival != ARRIVED)
-		kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	close(pipefd[0]);
-	reap_group(pid);
-	classify_death(status, arrival, &res->outcome, opt->timeout_s);
-	res->cut_short = arrival == INTERRUPTED;
-	res->verdict = verdict_of(c, res->outcome.status);
-	excuse_known_issue(c, res);
-	fp_known_failures_apply(opt->site_known, res);
-	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
+	while (f.pid && !interrupted)
+		wait_flights(&f, 1, opt, single_result, single_done, res);
+	if (f.pid)
+		land_all_interrupted(&f, 1, opt, single_result, res);
 }
+
+/* ---- a run ------------------------------------------------------------------------------ */
 
 /* Start every reporter; a reporter that cannot record results stops the run before it
  * starts (a report missing results would read as a smaller, passing run). */
@@ -341,42 +553,266 @@ static bool begin_reports(struct fp_reporter *const *reporters, size_t nreporter
 	return fp_totals_complete(totals);
 }
 
-static void stop_by_signal(struct fp_totals *totals, const char *case_id)
+/*
+ * A run of cases with up to @jobs at once. Results are reported in the cases' order: a case
+ * that ends before an earlier one waits in the window (a ring of WINDOW_PER_JOB * jobs
+ * results) until every earlier case is reported; no case further ahead than the window
+ * starts.
+ */
+#define WINDOW_PER_JOB 32
+
+enum slot_state { SLOT_IDLE, SLOT_RUNNING, SLOT_DONE };
+
+struct run {
+	const struct fp_case *cases;
+	size_t n;
+	const struct fp_run_options *opt;
+	struct fp_reporter *const *reporters;
+	size_t nreporters;
+	struct fp_totals *totals;
+	struct flight *fl; /* jobs flights */
+	size_t jobs;
+	struct pool *pools;
+	size_t npools;
+	struct fp_result *window; /* case i's result at window[i % nwindow] */
+	enum slot_state *state;	  /* and its state */
+	size_t nwindow;
+	size_t next_report; /* the first case not reported yet */
+	size_t next_start;  /* no case before it is still to start */
+};
+
+static struct fp_result *run_result(void *arg, const struct flight *f)
 {
-	char name[32], why[192];
+	struct run *run = arg;
+
+	return &run->window[f->index % run->nwindow];
+}
+
+/* Report the results that are next in order. */
+static void report_in_order(struct run *run)
+{
+	size_t r;
+
+	while (run->next_report < run->n &&
+	       run->state[run->next_report % run->nwindow] == SLOT_DONE) {
+		size_t i = run->next_report, w = i % run->nwindow;
+
+		fp_totals_add(run->totals, run->window[w].verdict);
+		for (r = 0; r < run->nreporters; r++)
+			run->reporters[r]->result(run->reporters[r]->state, i, &run->window[w]);
+		run->state[w] = SLOT_IDLE;
+		run->next_report++;
+	}
+}
+
+/* A case ended: tell the streaming reporters now, the others in order. */
+static void run_done(void *arg, struct fp_result *res, size_t index)
+{
+	struct run *run = arg;
+	size_t r;
+
+	if (res->cut_short)
+		return; /* killed half-way: no verdict, the reports name it instead */
+	run->state[index % run->nwindow] = SLOT_DONE;
+	for (r = 0; r < run->nreporters; r++)
+		if (run->reporters[r]->finished)
+			run->reporters[r]->finished(run->reporters[r]->state, index, res);
+	report_in_order(run);
+}
+
+/* Hold a unit of each of case @i's resources in @f; false (nothing held) when one is busy. */
+static bool take_units(struct run *run, size_t i, struct flight *f)
+{
+	struct pool *p[CASE_RESOURCES] = {NULL};
+	int u[CASE_RESOURCES] = {-1, -1}, k;
+
+	for (k = 0; k < CASE_RESOURCES; k++) {
+		const struct fp_resource *r = case_resource(&run->cases[i], k);
+
+		if (!r)
+			continue;
+		p[k] = pool_of(run->pools, &run->npools, r);
+		u[k] = free_unit(p[k]);
+		if (u[k] < 0)
+			return false;
+	}
+	for (k = 0; k < CASE_RESOURCES; k++) {
+		f->held[k] = p[k];
+		f->unit[k] = u[k];
+		if (p[k])
+			p[k]->busy |= 1ull << u[k];
+	}
+	return true;
+}
+
+/* Start case @i in the free flight @f: its units held, its reporters told. */
+static void start_case(struct run *run, size_t i, struct flight *f)
+{
+	struct fp_result *res = &run->window[i % run->nwindow];
+	size_t r;
+	int err;
+
+	f->c = &run->cases[i];
+	f->index = i;
+	run->state[i % run->nwindow] = SLOT_RUNNING;
+	result_init(res, f->c);
+	for (r = 0; r < run->nreporters; r++)
+		if (run->reporters[r]->start)
+			run->reporters[r]->start(run->reporters[r]->state, i, f->c->id);
+	err = launch(f, run->opt, run->fl, run->jobs);
+	if (err) {
+		outcome_set(&res->outcome, FP_STATUS_ERROR, "cannot start the case: %s",
+			    strerror(-err));
+		res->verdict = FP_VERDICT_FAIL;
+		release(f);
+		run_done(run, res, i);
+	}
+}
+
+static struct flight *free_flight(struct run *run)
+{
+	size_t j;
+
+	for (j = 0; j < run->jobs; j++)
+		if (!run->fl[j].pid)
+			return &run->fl[j];
+	return NULL;
+}
+
+/* Start what may start: the earliest cases in the window whose resources are free. */
+static void start_cases(struct run *run)
+{
+	size_t i, end = run->next_report + run->nwindow;
+	struct flight *f;
+
+	if (end > run->n)
+		end = run->n;
+	if (run->next_start < run->next_report)
+		run->next_start = run->next_report;
+	while (run->next_start < end && run->state[run->next_start % run->nwindow] != SLOT_IDLE)
+		run->next_start++;
+	for (i = run->next_start; i < end && !interrupted && (f = free_flight(run)); i++)
+		if (run->state[i % run->nwindow] == SLOT_IDLE && take_units(run, i, f))
+			start_case(run, i, f);
+}
+
+static size_t flights_running(const struct run *run)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < run->jobs; j++)
+		k += run->fl[j].pid != 0;
+	return k;
+}
+
+/* "interrupted by SIGINT[ during ID[, ID...]]": the cases it killed, in the cases' order. */
+static void stop_by_signal(struct run *run)
+{
+	char name[32], why[sizeof(run->totals->stopped)];
+	const char *sep = " during ";
+	size_t i, len;
 	int sig = interrupted;
 
-	snprintf(why, sizeof(why), "interrupted by %s%s%s", fp_signal_name(sig, name, sizeof(name)),
-		 case_id ? " during " : "", case_id ? case_id : "");
-	fp_totals_stop(totals, sig, why);
+	len = (size_t)snprintf(why, sizeof(why), "interrupted by %s",
+			       fp_signal_name(sig, name, sizeof(name)));
+	for (i = run->next_report; i < run->n && i < run->next_report + run->nwindow; i++) {
+		if (run->state[i % run->nwindow] != SLOT_RUNNING || len >= sizeof(why))
+			continue;
+		len +=
+		    (size_t)snprintf(why + len, sizeof(why) - len, "%s%s", sep, run->cases[i].id);
+		sep = ", ";
+	}
+	fp_totals_stop(run->totals, sig, why);
+}
+
+/* The signal arrived: kill every case running, name them, and report nothing more. */
+static void interrupt_run(struct run *run)
+{
+	bool any = flights_running(run) > 0;
+
+	land_all_interrupted(run->fl, run->jobs, run->opt, run_result, run);
+	if (any || run->next_report < run->n)
+		stop_by_signal(run);
+}
+
+/* A one-job run's flight, window and state: on the runner's stack, whose pages it writes for
+ * every case anyway (after each fork, every page the runner writes is a copy-on-write fault,
+ * so the fewer pages a case touches in the runner, the cheaper the case). */
+struct one_job {
+	struct fp_result window;
+	struct flight fl;
+	enum slot_state state;
+};
+
+/* The flights, the window and its states: @one for one job (no look-ahead: one slot), else
+ * one block. */
+static bool run_alloc(struct run *run, struct one_job *one)
+{
+	char *block;
+
+	run->pools = calloc(CASE_RESOURCES * run->n + 1, sizeof(*run->pools));
+	if (run->jobs == 1) {
+		run->window = &one->window;
+		run->fl = &one->fl;
+		run->state = &one->state;
+		run->nwindow = 1;
+		return run->pools != NULL;
+	}
+	run->nwindow = run->jobs * WINDOW_PER_JOB;
+	if (run->nwindow > run->n)
+		run->nwindow = run->n ? run->n : 1;
+	block = calloc(1, run->nwindow * sizeof(*run->window) + run->jobs * sizeof(*run->fl) +
+			      run->nwindow * sizeof(*run->state));
+	if (!block || !run->pools) {
+		free(block);
+		free(run->pools);
+		return false;
+	}
+	run->window = (struct fp_result *)block;
+	run->fl = (struct flight *)(run->window + run->nwindow);
+	run->state = (enum slot_state *)(run->fl + run->jobs);
+	return true;
+}
+
+static void run_free(struct run *run)
+{
+	if (run->jobs > 1)
+		free(run->window);
+	free(run->pools);
 }
 
 void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_options *opt,
 		struct fp_reporter *const *reporters, size_t nreporters, const struct fp_env *env,
 		struct fp_totals *totals)
 {
-	size_t i, r;
+	struct run run = {.cases = cases,
+			  .n = n,
+			  .opt = opt,
+			  .reporters = reporters,
+			  .nreporters = nreporters,
+			  .totals = totals,
+			  .jobs = opt->jobs > 1 ? opt->jobs : 1};
+	struct one_job one = {0};
+
+	if (run.jobs > FP_MAX_JOBS)
+		run.jobs = FP_MAX_JOBS;
 
 	memset(totals, 0, sizeof(*totals));
 	fp_run_catch_signals();
 	if (!begin_reports(reporters, nreporters, n, env, totals))
 		return;
-	for (i = 0; i < n && !interrupted; i++) {
-		struct fp_result res;
-
-		for (r = 0; r < nreporters; r++)
-			if (reporters[r]->start)
-				reporters[r]->start(reporters[r]->state, i, cases[i].id);
-		fp_run_case(&cases[i], opt, &res);
-		if (res.cut_short) {
-			/* Killed half-way, the case has no verdict: the reports name it instead. */
-			stop_by_signal(totals, cases[i].id);
-			return;
-		}
-		fp_totals_add(totals, res.verdict);
-		for (r = 0; r < nreporters; r++)
-			reporters[r]->result(reporters[r]->state, i, &res);
+	if (!run_alloc(&run, &one)) {
+		fp_totals_stop(totals, 0, "cannot record results: out of memory");
+		return;
 	}
-	if (interrupted && i < n)
-		stop_by_signal(totals, NULL); /* one after the last case: the run is complete */
+	/* Orphans of the cases come back to us, so reap_group() can reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	while (run.next_report < n && !interrupted) {
+		start_cases(&run);
+		if (flights_running(&run))
+			wait_flights(run.fl, run.jobs, opt, run_result, run_done, &run);
+	}
+	if (interrupted)
+		interrupt_run(&run);
+	run_free(&run);
 }

@@ -272,16 +272,48 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
+/* The cases a stream names as running and has no result line for (with --jobs, several). */
+struct running_set {
+	char ids[64][128];
+	size_t n;
+};
+
+/* A running line adds its case; a case line (its "id") removes it: cases end in any order. */
+static void track_running(struct running_set *r, const char *line)
+{
+	const char *id = strstr(line, "{\"running\": \"");
+	char name[128];
+	size_t i;
+
+	if (id == line) {
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(id + 13, "\""), id + 13);
+		if (r->n < FP_ARRAY_SIZE(r->ids))
+			snprintf(r->ids[r->n++], sizeof(r->ids[0]), "%s", name);
+		return;
+	}
+	id = strstr(line, "{\"id\": \"");
+	if (id != line || !strstr(line, "\"result\": "))
+		return;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(id + 8, "\""), id + 8);
+	for (i = 0; i < r->n; i++)
+		if (!strcmp(r->ids[i], name)) {
+			memmove(r->ids[i], r->ids[i + 1], (r->n - i - 1) * sizeof(r->ids[0]));
+			r->n--;
+			break;
+		}
+}
+
 /*
  * The guest did not finish (hung, panicked, timed out): what its run streamed to
  * forkpin.json.partial as cases finished is all there is. Say how many cases finished and
- * which one was running, and keep the stream as JSON.partial (never as a report that reads
+ * which ones were running, and keep the stream as JSON.partial (never as a report that reads
  * complete).
  */
 static void salvage_partial(const char *dir, const char *json)
 {
-	char from[PATH_MAX], dest[PATH_MAX], line[4096], running[512] = "";
-	size_t done = 0;
+	char from[PATH_MAX], dest[PATH_MAX], line[4096];
+	struct running_set running = {0};
+	size_t done = 0, i;
 	FILE *f;
 
 	snprintf(from, sizeof(from), "%s/forkpin.json.partial", dir);
@@ -291,18 +323,19 @@ static void salvage_partial(const char *dir, const char *json)
 		return;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *id = strstr(line, "{\"running\": \"");
-
-		if (id == line)
-			snprintf(running, sizeof(running), "%.*s", (int)strcspn(id + 13, "\""),
-				 id + 13);
-		else if (strstr(line, "\"result\": "))
-			done++, running[0] = '\0';
+		done += strstr(line, "\"result\": ") != NULL;
+		track_running(&running, line);
 	}
 	fclose(f);
-	fprintf(stderr, "forkpin vm: the guest did not finish: %zu case(s) finished%s%s%s\n", done,
-		running[0] ? "; it hung or crashed in " : "", running,
-		running[0] ? " (the case that was running)" : "");
+	fprintf(stderr, "forkpin vm: the guest did not finish: %zu case(s) finished", done);
+	if (running.n == 1)
+		fprintf(stderr, "; it hung or crashed in %s (the case that was running)",
+			running.ids[0]);
+	for (i = 0; running.n > 1 && i < running.n; i++)
+		fprintf(
+		    stderr, "%s%s",
+		    i ? ", " : "; it hung or crashed with these cases running: ", running.ids[i]);
+	fputc('\n', stderr);
 	if (!json)
 		return;
 	snprintf(dest, sizeof(dest), "%s.partial", json);

@@ -25,6 +25,20 @@ expect_exit 2 "bad timeout" -- "$fp" run --timeout soon
 contains "--timeout 'soon'" "the bad value is named"
 expect_exit 2 "zero timeout" -- "$fp" run --timeout 0
 expect_exit 2 "bad seed" -- "$fp" run --seed x1
+expect_exit 2 "zero jobs" -- "$fp" run -j 0
+contains "--jobs" "the option is named"
+expect_exit 2 "more jobs than the runner holds" -- "$fp" run --jobs 65
+# -j N: the same reports as one job, in the same order (the durations aside).
+"$fp" run -b iouring,vmsplice -m anon,memfd --seed 5 --json "$tmp/j1.json" >"$tmp/j1.tap"
+"$fp" run -b iouring,vmsplice -m anon,memfd --seed 5 -j 3 --json "$tmp/j3.json" >"$tmp/j3.tap"
+ok "$(cmp -s "$tmp/j1.tap" "$tmp/j3.tap" && echo 0 || echo 1)" "-j 3 prints one job's TAP"
+ok "$(python3 - "$tmp/j1.json" "$tmp/j3.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+strip = lambda r: [{k: v for k, v in c.items() if k != "duration_s"} for c in r["cases"]]
+print(0 if strip(a) == strip(b) and len(a["cases"]) > 20 and b["complete"] else 1)
+PY
+)" "-j 3 writes one job's JSON cases, in order"
 expect_exit 2 "unknown option" -- "$fp" run --frob
 contains "--frob" "the unknown option is named"
 expect_exit 2 "missing option value" -- "$fp" run --json

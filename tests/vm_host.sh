@@ -32,6 +32,12 @@ case $args in
 *" -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
 *) ok 1 "forkpin run's arguments go to the guest: $args" ;;
 esac
+FORKPIN_VM_RUN=$tmp/run "$fp" vm --edu 4 -j 4 -b vfio
+args=$(tr '\n' ' ' <"$tmp/args")
+case $args in
+"--edu 4 --out "*" -j 4 -b vfio ") ok 0 "--edu goes to setup/vm/run, -j to the guest's run" ;;
+*) ok 1 "--edu goes to setup/vm/run, -j to the guest's run: $args" ;;
+esac
 # --json=FILE (and --json FILE) name host paths: the guest's report comes back there and the
 # option never reaches the guest's forkpin run.
 cat >"$tmp/run-report" <<STUB
@@ -76,6 +82,30 @@ contains "1 case(s) finished; it hung or crashed in verbs/anon/parent-writes" \
 	"the hang names the case that was running"
 ok "$([ ! -e "$tmp/h.json" ] && grep -q child-writes "$tmp/h.json.partial" && echo 0 || echo 1)" \
 	"the finished cases come back as FILE.partial, never as FILE"
+# With --jobs several cases run at once and end in any order: the hang names those without
+# a result line.
+cat >"$tmp/run-hang-jobs" <<STUB
+#!/bin/bash
+[ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
+while [ \$# -gt 0 ]; do
+	if [ "\$1" = --out ]; then
+		printf '%s\n' '{"forkpin": "x", "partial": true, "cases_planned": 4, "env": {}}' \
+			'{"running": "iouring/anon/child-writes"}' \
+			'{"running": "verbs/anon/parent-writes"}' \
+			'{"running": "vfio/anon/child-writes"}' \
+			'{"id": "iouring/anon/child-writes", "result": "pass"}' \
+			'{"running": "vfio/anon/parent-writes"}' \
+			'{"id": "vfio/anon/child-writes", "result": "pass"}' >"\$2/forkpin.json.partial"
+	fi
+	shift
+done
+exit 3
+STUB
+chmod +x "$tmp/run-hang-jobs"
+FORKPIN_VM_RUN=$tmp/run-hang-jobs "$fp" vm -j 3 -b iouring,verbs -m anon >/dev/null 2>"$tmp/hang.err"
+out=$(cat "$tmp/hang.err")
+contains "2 case(s) finished; it hung or crashed with these cases running: verbs/anon/parent-writes, vfio/anon/parent-writes" \
+	"with several cases running the hang names each that did not finish"
 expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
 ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
 

@@ -10,7 +10,8 @@
  * fork (57efa1fe5957) and must refuse pages it may not pin R/O (a7f226604170).
  *
  * The pin state is global in the kernel (one pin at a time, any process); closing the file
- * drops it, so each case opens its own and the runner's one-case-at-a-time order suffices.
+ * drops it, so each case opens its own, and both rows declare the pin as their resource: no
+ * two of their cases run at once, whatever --jobs says.
  * The ioctl definitions below are those of the kernel's mm/gup_test.h (uapi-like, but not
  * exported as a header): the ioctl numbers and the struct layout are ABI.
  */
@@ -177,6 +178,8 @@ static void guptest_fingerprint(struct fp_env *env)
 						     "not mounted)");
 }
 
+static const struct fp_resource guptest_pin = {.name = "gup_test's one long-term pin"};
+
 static const struct fp_backend_ops guptest_ops = {
     .open = guptest_open,
     .reg = guptest_reg,
@@ -194,6 +197,7 @@ const struct fp_backend fp_guptest_backend = {
     .caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
     .limits = {.max_transfer = 4ul << 20, .max_register = GUPTEST_MAX_REGISTER, .align = 1},
     .ops = &guptest_ops,
+    .resource = &guptest_pin,
 };
 
 const struct fp_backend fp_guptest_fast_backend = {
@@ -202,4 +206,5 @@ const struct fp_backend fp_guptest_fast_backend = {
     .caps = FP_CAP_PINS | FP_CAP_DMA_FROM_HOST | FP_CAP_READ_ONLY_PIN | FP_CAP_ANY_MEMORY,
     .limits = {.max_transfer = 4ul << 20, .max_register = GUPTEST_MAX_REGISTER, .align = 1},
     .ops = &guptest_ops,
+    .resource = &guptest_pin,
 };

@@ -89,10 +89,10 @@ struct vfio_reg {
 static const struct fp_option vfio_options[] = {
     {
 	.name = "vfio-device",
-	.arg = "BDF",
+	.arg = "BDF[,BDF...]",
 	.env = "FORKPIN_VFIO_BDF",
-	.help = "PCI device bound to vfio-pci that the vfio backend drives "
-		"(e.g. 0000:00:03.0; bind one with " FP_SETUP("vfio-bind") " BDF)",
+	.help = "PCI device(s) bound to vfio-pci that the vfio backends drive, one per "
+		"case running at once (e.g. 0000:00:03.0; bind with " FP_SETUP("vfio-bind") " BDF)",
     },
     {0},
 };
@@ -381,6 +381,36 @@ static const struct vfio_driver *vfio_driver_probe(uint16_t vendor, uint16_t dev
 	return NULL;
 }
 
+/* Entry @i of the --vfio-device list, canonical, into @out (16 bytes); false when the list
+ * has no such entry or it is not a PCI address (@out then holds the entry as given). */
+static bool vfio_bdf_at(const char *list, unsigned i, char *out, size_t size)
+{
+	size_t len;
+
+	for (; i > 0 && list; i--)
+		list = strchr(list, ',') ? strchr(list, ',') + 1 : NULL;
+	if (!list)
+		return false;
+	len = strcspn(list, ",");
+	snprintf(out, size, "%.*s", (int)len, list);
+	return len < size && vfio_bdf_parse(out, out, size);
+}
+
+/* The devices listed, one unit of vfio_devices each: cases with different units drive
+ * different devices (each in its own IOMMU group: a group has one user at a time). */
+static unsigned vfio_device_count(void)
+{
+	const char *p = fp_option_get("vfio-device");
+	unsigned n = 1;
+
+	for (; p && (p = strchr(p, ',')); p++)
+		n++;
+	return n;
+}
+
+static const struct fp_resource vfio_devices = {.name = "a --vfio-device",
+						.units = vfio_device_count};
+
 static int vfio_open(struct fp_dev *dev)
 {
 	const char *opt = fp_option_get("vfio-device");
@@ -409,11 +439,11 @@ static int vfio_open(struct fp_dev *dev)
 			st->iommu.ops = vfio_modes[i].ops;
 			st->iommu.mode = vfio_modes[i].mode;
 		}
-	if (!vfio_bdf_parse(opt, st->bdf, sizeof(st->bdf))) {
+	if (!vfio_bdf_at(opt, dev->unit, st->bdf, sizeof(st->bdf))) {
 		ret = fp_dev_error(dev, -EINVAL,
-				   "--vfio-device '%s': not a PCI address "
+				   "--vfio-device '%s': entry %u is not a PCI address "
 				   "(DDDD:BB:DD.F, see lspci -D)",
-				   opt);
+				   opt, dev->unit);
 		goto err;
 	}
 
@@ -583,11 +613,14 @@ static void vfio_fingerprint(struct fp_env *env)
 	const struct vfio_driver *drv;
 	ssize_t n;
 
-	if (!opt || !vfio_bdf_parse(opt, bdf, sizeof(bdf))) {
+	if (!opt || !vfio_bdf_at(opt, 0, bdf, sizeof(bdf))) {
 		fp_env_set(env, "vfio.device", "%s", opt ? "(malformed)" : "(none given)");
 		return;
 	}
+	/* The first device's facts; the others are copies of it (the test VM's --edu N). */
 	fp_env_set(env, "vfio.device", "%s", bdf);
+	if (vfio_device_count() > 1)
+		fp_env_set(env, "vfio.devices", "%s", opt);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
 	if (fp_read_line(path, buf, sizeof(buf)) == 0)
 		vendor = strtoul(buf, NULL, 16);
@@ -628,15 +661,12 @@ static void vfio_fingerprint(struct fp_env *env)
 			   "(vfio_iommu_type1 not loaded)");
 }
 
-static int vfio_check_options(char *err, size_t err_size)
+static int vfio_check_device(const char *opt, unsigned i, char *err, size_t err_size)
 {
-	const char *opt = fp_option_get("vfio-device");
 	char bdf[16], path[PATH_MAX], drv[256];
 	struct stat sb;
 
-	if (!opt)
-		return 0; /* the cases SKIP and say how to name a device */
-	if (!vfio_bdf_parse(opt, bdf, sizeof(bdf))) {
+	if (!vfio_bdf_at(opt, i, bdf, sizeof(bdf))) {
 		snprintf(err, err_size,
 			 "--vfio-device '%s': not a PCI address: expected DDDD:BB:DD.F "
 			 "(lspci -D lists them)",
@@ -658,6 +688,19 @@ static int vfio_check_options(char *err, size_t err_size)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int vfio_check_options(char *err, size_t err_size)
+{
+	const char *opt = fp_option_get("vfio-device");
+	unsigned i;
+	int ret = 0;
+
+	if (!opt)
+		return 0; /* the cases SKIP and say how to name a device */
+	for (i = 0; !ret && i < vfio_device_count(); i++)
+		ret = vfio_check_device(opt, i, err, err_size);
+	return ret;
 }
 
 static const struct fp_backend_ops vfio_ops = {
@@ -690,6 +733,7 @@ const struct fp_backend fp_vfio_backend = {
     .limits = VFIO_LIMITS,
     .ops = &vfio_ops,
     .options = vfio_options,
+    .resource = &vfio_devices,
 };
 
 const struct fp_backend fp_vfio_type1_backend = {
@@ -698,6 +742,7 @@ const struct fp_backend fp_vfio_type1_backend = {
     .caps = VFIO_CAPS,
     .limits = VFIO_LIMITS,
     .ops = &vfio_ops,
+    .resource = &vfio_devices,
 };
 
 const struct fp_backend fp_vfio_iommufd_backend = {
@@ -706,4 +751,5 @@ const struct fp_backend fp_vfio_iommufd_backend = {
     .caps = VFIO_CAPS,
     .limits = VFIO_LIMITS,
     .ops = &vfio_ops,
+    .resource = &vfio_devices,
 };

@@ -4,9 +4,11 @@ valid JSON and JUnit reports marked incomplete and a non-zero exit, with no proc
 
 usage: run_signals.py FORKPIN
 - SIGINT pending when forkpin starts (it arrives as the env is collected): 0 cases, 130;
-- SIGINT, SIGTERM, SIGHUP mid-run: 128 + signal, some cases, reports incomplete;
+- SIGINT, SIGTERM, SIGHUP mid-run: 128 + signal, some cases, reports incomplete (SIGINT also
+  with -j 3: every case running killed);
 - `forkpin run | head`: the closed pipe (SIGPIPE) keeps the JSON/JUnit files;
-- SIGKILL mid-run: the previous report survives, FILE.partial holds the cases done so far;
+- SIGKILL mid-run: the previous report survives, FILE.partial holds the cases done so far
+  (with -j 3 too, each case line after its running line);
 - env --json /dev/full fails, --json X --junit X is refused, a stale FILE.partial goes;
 - results that cannot be recorded (no memory for them) fail the run, never tests="0".
 Prints TAP.
@@ -70,18 +72,20 @@ def pending_sigint_at_start():
     ok(not leftovers("env-sigint"), "SIGINT during the env: no process left")
 
 
-def mid_run(sig, code):
-    name = signal.Signals(sig).name
-    j, x = paths("mid-" + name)
-    p = start(LONG_RUN + ["--json", j, "--junit", x], "mid-" + name)
+def mid_run(sig, code, jobs=()):
+    """@jobs: ["-j", "3"]: several cases running when the signal comes, all killed."""
+    name = signal.Signals(sig).name + (" -j" if jobs else "")
+    j, x = paths("mid-" + name.replace(" ", ""))
+    p = start(LONG_RUN + list(jobs) + ["--json", j, "--junit", x], "mid-" + name)
     ok(wait_for_cases(j, 3), f"{name} mid-run: the run got going (.partial grows)")
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     ok(p.returncode == code, f"{name} mid-run: exit {code} ({p.returncode})", err.decode())
-    good, detail, n = incomplete_reports_ok(j, x, name)
+    good, detail, n = incomplete_reports_ok(j, x, signal.Signals(sig).name)
     ok(good and 0 < n < 800, f"{name} mid-run: both reports incomplete with the {n} cases done",
        detail)
-    ok(f"Bail out! interrupted by {name}".encode() in out, f"{name} mid-run: TAP bails out")
+    ok(f"Bail out! interrupted by {signal.Signals(sig).name}".encode() in out,
+       f"{name} mid-run: TAP bails out")
     ok(not os.path.exists(j + ".partial") and not os.path.exists(j + ".tmp"),
        f"{name} mid-run: no .partial or .tmp left beside the report")
     ok(not leftovers("mid-" + name), f"{name} mid-run: no process left")
@@ -124,6 +128,24 @@ def sigkill_keeps_previous():
        "when it never finished")
     time.sleep(0.2)  # the case process follows its parent (PR_SET_PDEATHSIG)
     ok(not leftovers("kill"), "SIGKILL: no process left")
+    # With -j 3 cases end in any order: each case line still follows its running line.
+    p = start(LONG_RUN + ["-j", "3", "--json", j, "--junit", x], "kill-j")
+    ok(wait_for_cases(j, 5), "SIGKILL -j 3: the run got going")
+    p.kill()
+    p.communicate(timeout=60)
+    with open(j + ".partial") as f:
+        lines = [json.loads(line) for line in f]
+    seen, ordered = set(), True
+    for c in lines[1:]:
+        if "running" in c:
+            seen.add(c["running"])
+        else:
+            ordered &= c["id"] in seen
+    ok(lines[0].get("partial") is True and ordered and len(lines) > 6,
+       f"SIGKILL -j 3: FILE.partial is JSON lines, each case after its running line "
+       f"({len(lines) - 1} lines)")
+    time.sleep(0.2)
+    ok(not leftovers("kill-j"), "SIGKILL -j 3: no process left")
     # The next run removes the stale stream and, complete, leaves none.
     p = start(["run", "-b", "vmsplice", "-m", "anon", "--json", j, "--junit", x], "after-kill")
     p.communicate(timeout=60)
@@ -195,6 +217,7 @@ pending_sigint_at_start()
 mid_run(signal.SIGINT, 130)
 mid_run(signal.SIGTERM, 143)
 mid_run(signal.SIGHUP, 129)
+mid_run(signal.SIGINT, 130, ["-j", "3"])
 head_closes_pipe()
 sigkill_keeps_previous()
 write_errors()
