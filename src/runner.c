@@ -131,6 +131,23 @@ static int step_timeout_ms(double timeout_s)
 	return ms < 100 ? 100 : (int)ms;
 }
 
+/*
+ * In the case process: under memory pressure (a memory cgroup's limit, a small machine) the
+ * OOM killer should take a case, which then reads as an error naming the signal, rather than
+ * forkpin, whose reports would be lost. Raising one's own score needs no privilege.
+ */
+static void prefer_oom_kill(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "1000", 4) < 0) {
+			/* an older or restricted /proc: the default score stays */
+		}
+		close(fd);
+	}
+}
+
 /* In the case process: run the body and send the outcome. Never returns. */
 static void __attribute__((noreturn))
 case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_fd)
@@ -140,6 +157,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, int out_
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
 	default_stop_signals();
+	prefer_oom_kill();
 	signal(SIGPIPE, SIG_IGN); /* a child gone early is seen as EPIPE, not a crash */
 	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), &out);
 	fp_write_all(out_fd, &out, sizeof(out));
