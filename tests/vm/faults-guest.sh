@@ -64,7 +64,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 base=$(pins)
-echo "baseline pins $base"
+echo "baseline pins $base of $(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat) acquired since boot"
 
 # down: the netdev under rxe0 goes down.
 "$fp" run -b verbs -m anon,thp-pmd,hugetlb-2m,memfd \

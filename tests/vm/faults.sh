@@ -46,6 +46,8 @@ nothing_left() {
 		"$1: no forkpin process, open device file, pinned page, QP or MR left"
 }
 
+grep -qE '^baseline pins -?[0-9]+ of [0-9]+ acquired' <<<"$out"
+ok $? "the guest kernel counts FOLL_PIN pins (/proc/vmstat): the 'pins 0' checks below mean something"
 contains "down run exit 1" "netdev down: the run exits 1"
 check down "$tmp/down.json" "link went down"
 ok $? "netdev down: later cases are errors naming the lost port, none a SKIP; report complete"
