@@ -80,9 +80,10 @@ for c in json.load(open(sys.argv[1]))["cases"]:
 PY
 done
 awk -F'\t' -v wall="$wall" -v want="$n" '
-	{ runs++; cases += $3; fails += $5; errors += $6; missed += $9; bad += $2 != 0 }
+	{ runs++; cases += $3; pass += $4; fails += $5; errors += $6; skips += $7; missed += $9
+	  bad += $2 != 0 }
 	END {
-		printf "soak: %d of %d runs, %d cases, %d false FAILs, %d errors, %d controls missed, %d runs not exit 0, %d s wall\n",
-			runs, want, cases, fails, errors, missed, bad, wall
+		printf "soak: %d of %d runs, %d cases (%d pass, %d skip), %d false FAILs, %d errors, %d controls missed, %d runs not exit 0, %d s wall\n",
+			runs, want, cases, pass, skips, fails, errors, missed, bad, wall
 		exit (bad || runs < want) ? 1 : 0
 	}' "$out/soak.tsv"
