@@ -414,7 +414,8 @@ static int verbs_lost_since_start(struct fp_dev *dev, const char *name)
 				    name);
 	return fp_dev_error(dev, -EIO,
 			    "%s had an active port when the run started and has none now: the "
-			    "link went down during the run (cable, netdev, subnet manager)",
+			    "link went down during the run (cable, netdev, subnet manager), or the "
+			    "device is being removed",
 			    name);
 }
 
