@@ -37,6 +37,7 @@ pins_over_base() {
 }
 
 leftovers() {
+	echo "$1 pinned since boot: $(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat)"
 	echo "$1 left: procs $(pgrep -xc forkpin) fds $(device_fds) pins $(pins_over_base)" \
 		"qp $(rdma res show qp 2>/dev/null | grep -c forkpin)" \
 		"mr $(rdma res show mr 2>/dev/null | grep -c forkpin)"
@@ -55,16 +56,28 @@ wait_cases() {
 	return 1
 }
 
-# The children of process $1 (without scanning /proc: the guest is slow at that).
-children() {
-	cat "/proc/$1/task/$1/children" 2>/dev/null
+# SIGKILL a grandchild of the run $pid: the forked child of the running case. Bash builtins
+# only (no fork per look): the child lives for one edu DMA, ~100-200 ms under TCG.
+kill_case_child() {
+	local kids grand c
+	for _ in $(seq 5000); do
+		kids=()
+		read -r -a kids 2>/dev/null <"/proc/$pid/task/$pid/children"
+		for c in "${kids[@]}"; do
+			grand=()
+			read -r -a grand 2>/dev/null <"/proc/$c/task/$c/children"
+			[ ${#grand[@]} -gt 0 ] && kill -KILL "${grand[0]}" 2>/dev/null && return 0
+		done
+		kill -0 "$pid" 2>/dev/null || return 1
+	done
+	return 1
 }
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 base=$(pins)
-echo "baseline pins $base of $(awk '$1 == "nr_foll_pin_acquired" { print $2 }' /proc/vmstat) acquired since boot"
+echo "baseline pins $base"
 
 # down: the netdev under rxe0 goes down.
 "$fp" run -b verbs -m anon,thp-pmd,hugetlb-2m,memfd \
@@ -104,17 +117,7 @@ rdma link add rxe0 type rxe netdev fp0 || echo "delete: re-adding rxe0 failed"
 pid=$!
 killed=0
 for after in 2 12; do
-	wait_cases "$out/kill.json" "$after" || break
-	for _ in $(seq 2000); do
-		read -r c _ < <(children "$pid")
-		child=
-		[ -z "$c" ] || read -r child _ < <(children "$c")
-		if [ -n "$child" ] && kill -KILL "$child" 2>/dev/null; then
-			killed=$((killed + 1))
-			break
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-	done
+	wait_cases "$out/kill.json" "$after" && kill_case_child && killed=$((killed + 1))
 done
 wait $pid
 echo "kill run exit $? killed $killed"
