@@ -583,7 +583,7 @@ static void print_forkcost_help(FILE *f)
 	for (i = 0; i < FP_ARRAY_SIZE(fc_modes); i++)
 		fprintf(f, " %s", fc_modes[i].name);
 	fprintf(f, "\nExit: 0 measured, 1 a measurement failed, 2 bad usage, 4 nothing could "
-		   "run.\n");
+		   "run,\n128 + N stopped by signal N (the reports say incomplete).\n");
 }
 
 static bool pins(const struct fp_backend *be)

@@ -163,7 +163,8 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
 	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
 	    "RUN ARGUMENTS: `forkpin run --help`. Exit: the guest run's; 2 bad usage or a "
-	    "missing host piece,\n3 the guest did not finish.\n");
+	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (the "
+	    "previous reports are kept).\n");
 	exit(FP_EXIT_OK);
 }
 
