@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "env.h"
 #include "report.h"
+#include "runner.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -409,6 +410,57 @@ static void derive(struct fc_row *rows, size_t n, double memcpy_bw)
 	}
 }
 
+/* ---- stop signals --------------------------------------------------------------------- */
+
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGPIPE stop forkcost as they stop a run (fp_run_catch_signals):
+ * the row being measured finishes (its forked children are waited for), no further row is
+ * measured, every report says the table is incomplete and the exit is 128 + the signal.
+ */
+static bool fc_stopped(void)
+{
+	return fp_run_stop_signal() != 0;
+}
+
+/* JSON: whether the table is complete, and if not, the signal that cut it short. */
+static void fc_json_completeness(FILE *f)
+{
+	char name[32];
+
+	fprintf(f, "  \"complete\": %s,\n", fc_stopped() ? "false" : "true");
+	if (fc_stopped())
+		fprintf(f, "  \"interrupted\": \"%s\",\n",
+			fp_signal_name(fp_run_stop_signal(), name, sizeof(name)));
+}
+
+/* CSV: a last row with status "interrupted" says the rows end early, and why. */
+static void fc_csv_stop_row(FILE *f)
+{
+	char name[32];
+
+	if (fc_stopped())
+		fprintf(f,
+			"-,,0,interrupted,,,,,,,,,,,\"stopped by %s: the rows after this one were "
+			"not measured\"\n",
+			fp_signal_name(fp_run_stop_signal(), name, sizeof(name)));
+}
+
+/* The table and stderr say the run was cut short; the exit status for @code. */
+static int fc_stop_exit(int code)
+{
+	char buf[32];
+	const char *name;
+
+	if (!fc_stopped())
+		return code;
+	name = fp_signal_name(fp_run_stop_signal(), buf, sizeof(buf));
+	printf("# forkcost: interrupted by %s: incomplete, the sizes and modes after the last row "
+	       "were not measured\n",
+	       name);
+	fprintf(stderr, "forkpin forkcost: interrupted by %s: the table is incomplete\n", name);
+	return FP_EXIT_SIGNAL_BASE + fp_run_stop_signal();
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 static double mib(unsigned long long bytes)
@@ -488,6 +540,7 @@ static int write_csv(const char *path, const struct fc_row *rows, size_t n)
 			fputs(*c == '"' ? "\"\"" : (char[]){*c, 0}, f);
 		fprintf(f, "\",%s\n", fc_page(r->mode));
 	}
+	fc_csv_stop_row(f);
 	return fclose(f) ? -errno : 0;
 }
 
@@ -525,6 +578,7 @@ static int write_json(const char *path, const struct fc_row *rows, size_t n, dou
 	fprintf(f,
 		"{\n  \"command\": \"forkcost\",\n  \"memcpy_gib_s\": %.6g,\n  \"repeat\": %u,\n",
 		memcpy_bw, repeat);
+	fc_json_completeness(f);
 	fputs("  \"env\": ", f);
 	fp_env_write_json(f, env, -1);
 	fputs(",\n  \"rows\": [", f);
@@ -623,7 +677,7 @@ static void print_forkcost_help(FILE *f)
 		"(MADV_HUGEPAGE;\nSKIP when not granted), hugetlb modes 2 MiB hugetlb pages, the "
 		"others 4 KiB pages\n(MADV_NOHUGEPAGE). Progress, one line per mode and size, "
 		"goes to stderr.\nExit: 0 measured, 1 a measurement failed, 2 bad usage, 4 nothing "
-		"could run.\n");
+		"could run,\n128 + N stopped by signal N (the reports say incomplete).\n");
 }
 
 static bool pins(const struct fp_backend *be)
@@ -817,14 +871,15 @@ int fp_cmd_forkcost(int argc, char **argv)
 		return FP_EXIT_FAIL;
 	for (b = 0; b < fp_backend_count && b < FP_ARRAY_SIZE(devs); b++)
 		devs[b].err = 1;
+	fp_run_catch_signals(); /* from here a signal ends in an incomplete table */
 	bw = memcpy_gib_s();
-	for (m = 0; m < FP_ARRAY_SIZE(fc_modes); m++) {
+	for (m = 0; m < FP_ARRAY_SIZE(fc_modes) && !fc_stopped(); m++) {
 		const struct fc_mode *mode = &fc_modes[m];
 		bool any_backend = false;
 
 		if (!mode_selected(&opt, mode))
 			continue;
-		for (b = 0; b < fp_backend_count && b < FP_ARRAY_SIZE(devs); b++) {
+		for (b = 0; b < fp_backend_count && b < FP_ARRAY_SIZE(devs) && !fc_stopped(); b++) {
 			const struct fp_backend *be =
 			    mode->flags & FC_PINNED ? fp_backends[b] : NULL;
 			size_t size;
@@ -834,7 +889,8 @@ int fp_cmd_forkcost(int argc, char **argv)
 			if (!be && b > 0)
 				break; /* unregistered modes: one row per size */
 			any_backend = true;
-			for (size = opt.min_size; size <= opt.max_size; size *= 2) {
+			for (size = opt.min_size; size <= opt.max_size && !fc_stopped();
+			     size *= 2) {
 				struct fc_row *r = add_row(rows, &n, mode, be, size);
 
 				if (!r)
@@ -854,7 +910,7 @@ int fp_cmd_forkcost(int argc, char **argv)
 				print_progress(r);
 			}
 		}
-		if (!any_backend) {
+		if (!any_backend && !fc_stopped()) {
 			struct fc_row *r = add_row(rows, &n, mode, NULL, opt.min_size);
 
 			if (r)
@@ -870,7 +926,7 @@ int fp_cmd_forkcost(int argc, char **argv)
 		measured += rows[i].status == FC_OK;
 		errors += rows[i].status == FC_ERROR;
 	}
-	code = fp_exit_code(errors, measured);
+	code = fc_stop_exit(fp_exit_code(errors, measured));
 	if (opt.csv_path && (err = write_csv(opt.csv_path, rows, n))) {
 		fprintf(stderr, "forkpin forkcost: writing %s: %s\n", opt.csv_path, strerror(-err));
 		code = FP_EXIT_FAIL;

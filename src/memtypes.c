@@ -373,9 +373,20 @@ static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_
 	m->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
 	if (m->map == MAP_FAILED) {
+		int err = errno;
 		unsigned long free_pages = fp_hugetlb_free_pages(page_size);
 		unsigned long resv = hugetlb_reserved_pages(page_size);
 
+		if (free_pages > resv && free_pages - resv >= len / page_size) {
+			/* the pool could serve it: something else refused (ulimit -v, a cgroup) */
+			snprintf(
+			    why, ws,
+			    "mmap(MAP_HUGETLB, %zu %s page(s)): %s although the pool has %lu "
+			    "usable: the address-space limit (ulimit -v) or a cgroup's hugetlb "
+			    "limit refused it",
+			    len / page_size, size_text, strerror(err), free_pages - resv);
+			return -ENOSPC;
+		}
 		snprintf(why, ws,
 			 "need %zu free %s huge page(s), the pool has %lu usable (%lu free, %lu of "
 			 "them reserved): raise %s/nr_hugepages (" FP_SETUP("hugetlb") " reserve)",

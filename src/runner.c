@@ -196,6 +196,23 @@ struct flight {
 	int unit[CASE_RESOURCES];
 };
 
+/*
+ * In the case process: under memory pressure (a memory cgroup's limit, a small machine) the
+ * OOM killer should take a case, which then reads as an error naming the signal, rather than
+ * forkpin, whose reports would be lost. Raising one's own score needs no privilege.
+ */
+static void prefer_oom_kill(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "1000", 4) < 0) {
+			/* an older or restricted /proc: the default score stays */
+		}
+		close(fd);
+	}
+}
+
 /* In the case process: run the body and send the outcome. Never returns. */
 static void __attribute__((noreturn))
 case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned unit, int out_fd)
@@ -205,6 +222,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
 	default_stop_signals(); /* SIGPIPE ignored: a child gone early is EPIPE, not a crash */
+	prefer_oom_kill();
 	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), unit, &out);
 	fp_write_all(out_fd, &out, sizeof(out));
 	_exit(0);

@@ -17,9 +17,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,7 +163,8 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
 	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
 	    "RUN ARGUMENTS: `forkpin run --help`. Exit: the guest run's; 2 bad usage or a "
-	    "missing host piece,\n3 the guest did not finish.\n");
+	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (the "
+	    "previous reports are kept).\n");
 	exit(FP_EXIT_OK);
 }
 
@@ -358,6 +361,65 @@ static void remove_outdir(const char *outdir)
 		fprintf(stderr, "forkpin vm: could not remove %s: %s\n", outdir, strerror(errno));
 }
 
+/* ---- stop signals ----------------------------------------------------------------------- */
+
+/*
+ * SIGINT, SIGTERM and SIGHUP, whether they reach the whole process group (Ctrl-C) or only
+ * forkpin vm (a batch system's TERM): passed on to setup/vm/run, whose trap stops QEMU and
+ * removes its temporary directory; forkpin vm then removes its own, writes no report (the
+ * previous ones stay) and exits 128 + the signal.
+ */
+static volatile sig_atomic_t vm_stop_sig, vm_child;
+
+static void vm_on_stop(int sig)
+{
+	if (!vm_stop_sig)
+		vm_stop_sig = sig;
+	if (vm_child > 0)
+		kill(vm_child, sig);
+}
+
+static void vm_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = vm_on_stop, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* In setup/vm/run's process before exec: if forkpin vm dies (SIGKILL, OOM), it is told
+ * (SIGTERM) and stops QEMU rather than running on to its timeout. */
+static void vm_child_follows_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		raise(SIGTERM);
+}
+
+/* In forkpin vm: from now on a stop signal reaches setup/vm/run, also one that came before. */
+static void vm_child_started(pid_t pid)
+{
+	vm_child = pid;
+	if (vm_stop_sig)
+		kill(pid, vm_stop_sig);
+}
+
+/* The exit status for @status: 128 + the stop signal when there was one. */
+static int vm_stop_exit(int status)
+{
+	char buf[32];
+
+	if (!vm_stop_sig)
+		return status;
+	fprintf(stderr,
+		"forkpin vm: interrupted by %s: the guest run is incomplete; no report was "
+		"written (previous ones are kept)\n",
+		fp_signal_name(vm_stop_sig, buf, sizeof(buf)));
+	return FP_EXIT_SIGNAL_BASE + vm_stop_sig;
+}
+
 int fp_cmd_vm(int argc, char **argv)
 {
 	static const char guest_sh[] =
@@ -368,7 +430,7 @@ int fp_cmd_vm(int argc, char **argv)
 	const char *cmd[MAX_ARGS * 2 + 16];
 	size_t n = 0, i;
 	ssize_t len;
-	pid_t pid;
+	pid_t pid, parent;
 	int status = 0;
 
 	cmd[n++] = vm_script();
@@ -376,6 +438,7 @@ int fp_cmd_vm(int argc, char **argv)
 	split_args(&a, argc, argv);
 	fp_require_writable(WHO, "--json", a.json);
 	fp_require_writable(WHO, "--junit", a.junit);
+	vm_catch_signals();
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))
 		usage_error("cannot find its own binary or make a temporary directory");
@@ -393,15 +456,23 @@ int fp_cmd_vm(int argc, char **argv)
 		cmd[n++] = a.run[i];
 	cmd[n] = NULL;
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
+		vm_child_follows_parent(parent);
 		execv(cmd[0], (char *const *)cmd);
 		fprintf(stderr, "forkpin vm: exec %s: %s\n", cmd[0], strerror(errno));
 		_exit(FP_EXIT_USAGE);
 	}
+	if (pid > 0)
+		vm_child_started(pid);
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	status = pid < 0 ? 2 : WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+	if (vm_stop_sig) {
+		remove_outdir(outdir);
+		return vm_stop_exit(status);
+	}
 	if (!a.kernels && status != 2 && status != 3) {
 		bring_back(outdir, "forkpin.json", a.json, &status);
 		bring_back(outdir, "forkpin.junit.xml", a.junit, &status);

@@ -65,6 +65,7 @@ static const struct fp_option verbs_options[] = {
 #if HAVE_LIBIBVERBS
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -394,6 +395,30 @@ out:
 	return ret;
 }
 
+/*
+ * The run started with @name's port active and it cannot be used now: a fault, not "cannot
+ * run here". Whether the device itself is gone (rdma link delete, driver unload; rxe has no
+ * disassociate, so the kernel removes it only once no process holds it open: between cases)
+ * or only its link is down.
+ */
+static int verbs_lost_since_start(struct fp_dev *dev, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s", name);
+	if (access(path, F_OK))
+		return fp_dev_error(dev, -EIO,
+				    "%s had an active port when the run started and is gone now: "
+				    "the device was removed during the run (rdma link delete, "
+				    "driver unload, hot unplug)",
+				    name);
+	return fp_dev_error(dev, -EIO,
+			    "%s had an active port when the run started and has none now: the "
+			    "link went down during the run (cable, netdev, subnet manager), or the "
+			    "device is being removed",
+			    name);
+}
+
 /* Apply --fork-init in this (case) process: before any registration. */
 static int verbs_fork_init(struct fp_dev *dev)
 {
@@ -570,11 +595,7 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	if (ret && getenv(VERBS_ACTIVE_AT_START)) {
 		/* The run started with a usable port: losing it is a fault, not "cannot run here".
 		 */
-		ret = fp_dev_error(
-		    dev, -EIO,
-		    "%s had an active port when the run started and has none now: the link went "
-		    "down during the run (cable, netdev, subnet manager)",
-		    getenv(VERBS_ACTIVE_AT_START));
+		ret = verbs_lost_since_start(dev, getenv(VERBS_ACTIVE_AT_START));
 		goto err;
 	}
 	if (ret) {

@@ -144,6 +144,31 @@ static int vfio_bound_driver(const char *bdf, char *buf, size_t size)
 	return 0;
 }
 
+/* Set by the option check when the device is on vfio-pci as the run starts; the case
+ * processes inherit it, so losing the device later is a fault, not "cannot run here". */
+#define VFIO_BOUND_AT_START "FORKPIN_VFIO_BOUND_AT_START"
+
+/*
+ * After a failed open: when the run started with @bdf on vfio-pci and it is not there now
+ * (unbound, rebound to another driver, removed), say so and make it an error (-EIO): a node
+ * whose device goes away mid-qualification must not read as "nothing to test here".
+ */
+static int vfio_lost_since_start(struct fp_dev *dev, const char *bdf, int ret)
+{
+	const char *at_start = getenv(VFIO_BOUND_AT_START);
+	char drv[256] = "", why[sizeof(dev->error)];
+
+	if (!at_start || strcmp(at_start, bdf))
+		return ret;
+	if (vfio_bound_driver(bdf, drv, sizeof(drv)) == 0 && !strcmp(drv, "vfio-pci"))
+		return ret;
+	snprintf(why, sizeof(why), "%s", dev->error);
+	return fp_dev_error(dev, -EIO,
+			    "%s was bound to vfio-pci when the run started and is %s%s now: the "
+			    "device was unbound or removed during the run (open failed: %s)",
+			    bdf, drv[0] ? "bound to " : "not bound", drv, why);
+}
+
 /* ---- PCI access through the device fd ---- */
 
 static int vfio_pci_rw(struct vfio_pci *pci, bool write, uint64_t off, void *val, size_t size,
@@ -498,6 +523,7 @@ static int vfio_open(struct fp_dev *dev)
 	st->driver_ready = true;
 	return 0;
 err:
+	ret = vfio_lost_since_start(dev, st->bdf, ret);
 	vfio_close(dev);
 	return ret;
 }
@@ -687,6 +713,7 @@ static int vfio_check_device(const char *opt, unsigned i, char *err, size_t err_
 		    bdf, drv[0] ? drv : "no driver", bdf);
 		return -EINVAL;
 	}
+	setenv(VFIO_BOUND_AT_START, bdf, 1);
 	return 0;
 }
 

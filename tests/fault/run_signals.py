@@ -10,7 +10,9 @@ usage: run_signals.py FORKPIN
 - SIGKILL mid-run: the previous report survives, FILE.partial holds the cases done so far
   (with -j 3 too, each case line after its running line);
 - env --json /dev/full fails, --json X --junit X is refused, a stale FILE.partial goes;
-- results that cannot be recorded (no memory for them) fail the run, never tests="0".
+- results that cannot be recorded (no memory for them) fail the run, never tests="0";
+- `forkpin forkcost` stopped by SIGINT/TERM/HUP after its first row: 128 + signal, the table,
+  JSON and CSV say it is incomplete, no forked child left.
 Prints TAP.
 """
 import json
@@ -213,6 +215,39 @@ def results_cannot_be_recorded():
        p.stdout[-300:] + p.stderr[-300:])
 
 
+def forkcost_stopped(sig):
+    """forkcost measures row after row: a signal after the first one ends the table there."""
+    name = signal.Signals(sig).name
+    j, c = os.path.join(TMP, f"fc-{name}.json"), os.path.join(TMP, f"fc-{name}.csv")
+    p = start(["forkcost", "-b", "iouring", "--mode", "unpinned,pinned", "--min-size", "4M",
+               "--max-size", "512M", "--repeat", "3", "--json", j, "--csv", c], "fc-" + name)
+    first = p.stderr.readline().decode()
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    ok(p.returncode == 128 + sig, f"forkcost {name}: exit {128 + sig} ({p.returncode})",
+       first + err.decode())
+    rep = load_json(j)
+    ok(not isinstance(rep, str) and rep.get("complete") is False
+       and rep.get("interrupted") == name and 0 < len(rep["rows"]) < 16,
+       f"forkcost {name}: JSON complete=false, interrupted={name}, the rows measured", rep)
+    with open(c) as f:
+        last = f.read().splitlines()[-1]
+    ok(",interrupted," in last and name in last,
+       f"forkcost {name}: the CSV ends with an 'interrupted' row", last)
+    ok(f"interrupted by {name}".encode() in out, f"forkcost {name}: the table says so")
+    ok(not leftovers("fc-" + name), f"forkcost {name}: no process left")
+
+
+def forkcost_complete():
+    j = os.path.join(TMP, "fc-complete.json")
+    p = subprocess.run([FORKPIN, "forkcost", "--mode", "unpinned", "--min-size", "4M",
+                        "--max-size", "4M", "--repeat", "1", "--json", j], capture_output=True)
+    rep = load_json(j)
+    ok(p.returncode == 0 and not isinstance(rep, str) and rep.get("complete") is True
+       and "interrupted" not in rep,
+       f"forkcost not stopped: exit 0, JSON complete=true ({p.returncode})", p.stderr.decode())
+
+
 pending_sigint_at_start()
 mid_run(signal.SIGINT, 130)
 mid_run(signal.SIGTERM, 143)
@@ -223,4 +258,8 @@ sigkill_keeps_previous()
 write_errors()
 symlinked_report()
 results_cannot_be_recorded()
+forkcost_complete()
+forkcost_stopped(signal.SIGINT)
+forkcost_stopped(signal.SIGTERM)
+forkcost_stopped(signal.SIGHUP)
 sys.exit(done())
