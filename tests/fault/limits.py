@@ -145,8 +145,16 @@ def address_space():
     cases = verdicts_honest("ulimit -v 5000", j, p)
     huge = [c for c in cases if c["memtype"] == "hugetlb-2m" and c["status"] == "skip"
             and "raise" in c["diagnosis"] and "nr_hugepages" in c["diagnosis"]]
-    ok(not huge, "ulimit -v 5000: no hugetlb SKIP blames the pool when the limit refused it",
-       "\n".join(c["diagnosis"][:200] for c in huge[:3]))
+    what = "ulimit -v 5000: no hugetlb SKIP blames the pool when the limit refused it"
+    free = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+    try:
+        pool_free = int(open(free).read())
+    except OSError:
+        pool_free = 0
+    if pool_free == 0:  # an empty pool is the right reason then (setup/test reserves pages)
+        skip(what, "the 2 MiB pool has no free page here")
+        return
+    ok(not huge, what, "\n".join(c["diagnosis"][:200] for c in huge[:3]))
 
 
 memcg()
