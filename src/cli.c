@@ -674,6 +674,8 @@ int main(int argc, char **argv)
 		return fp_cmd_forkcost(argc, argv);
 	if (!strcmp(argv[1], "compare"))
 		return fp_cmd_compare(argc, argv);
+	if (!strcmp(argv[1], "merge"))
+		return fp_cmd_merge(argc, argv);
 	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
 		;
 	if (i == FP_ARRAY_SIZE(commands))

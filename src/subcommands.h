@@ -26,5 +26,7 @@ int fp_cmd_forkcost(int argc, char **argv);
 int fp_cmd_vm(int argc, char **argv);
 /* `forkpin compare BASE.json NEW.json`: what changed between two reports (compare.c). */
 int fp_cmd_compare(int argc, char **argv);
+/* `forkpin merge REPORT...`: a fleet's reports as one table, nodes x cases (merge.c). */
+int fp_cmd_merge(int argc, char **argv);
 
 #endif
