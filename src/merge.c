@@ -181,6 +181,7 @@ static void add_case(struct node *nd, const struct fp_json *c, size_t index)
 					       "control-missed", "xfail"};
 	const char *id = fp_json_get_string(c, "id"), *result = fp_json_get_string(c, "result");
 	const char *why = fp_json_get_string(c, "explanation");
+	const char *diagnosis = fp_json_get_string(c, "diagnosis");
 	size_t k;
 
 	for (k = 0; result && k < FP_ARRAY_SIZE(verdicts) && strcmp(result, verdicts[k]); k++)
@@ -192,7 +193,9 @@ static void add_case(struct node *nd, const struct fp_json *c, size_t index)
 	grow_cases(nd);
 	nd->cases[nd->n++] = (struct node_case){
 	    .id = xstrdup(id),
-	    .why = xstrdup(why ? why : fp_json_get_string(c, "diagnosis")),
+	    .why = xstrdup(why	       ? why
+			   : diagnosis ? diagnosis
+				       : ""),
 	    .cell = fp_cell_of(result, fp_json_get_string(c, "status")),
 	};
 }
@@ -438,8 +441,11 @@ static void build_grid(struct merge *m)
 
 		for (i = 0; i < nd->n; i++) {
 			c = n * m->ncases + case_index(m, nd->cases[i].id);
-			m->cells[c] = nd->cases[i].cell; /* --repeat: the last run of the case */
-			m->whys[c] = nd->cases[i].why;
+			/* A case run more than once (--repeat) counts its worst run. */
+			if (!m->whys[c] || nd->cases[i].cell > m->cells[c]) {
+				m->cells[c] = nd->cases[i].cell;
+				m->whys[c] = nd->cases[i].why;
+			}
 		}
 		for (c = 0; c < m->ncases; c++)
 			nd->count[m->cells[n * m->ncases + c]]++;
