@@ -163,6 +163,8 @@ static void print_help(FILE *f)
 		"       forkpin forkcost [--max-size BYTES] [--csv FILE] [--json FILE] "
 		"[--plot FILE.png|.svg]\n"
 		"       forkpin compare BASE.json NEW.json   (regressions between two reports)\n"
+		"       forkpin merge [--json F] [--junit F] [--html F] REPORT...   (a fleet's "
+		"reports, see docs/fleet.md)\n"
 		"       forkpin peer [--port N] [--device NAME[:PORT]]   (two-node RDMA, see "
 		"docs/two-node.md)\n"
 		"\n"
@@ -692,11 +694,13 @@ int main(int argc, char **argv)
 		return fp_cmd_compare(argc, argv);
 	if (!strcmp(argv[1], "peer"))
 		return fp_cmd_peer(argc, argv);
+	if (!strcmp(argv[1], "merge"))
+		return fp_cmd_merge(argc, argv);
 	for (i = 0; i < FP_ARRAY_SIZE(commands) && strcmp(commands[i].name, argv[1]); i++)
 		;
 	if (i == FP_ARRAY_SIZE(commands))
 		usage_error("unknown command '%s': use list, run, env or vm (or stress, forkcost, "
-			    "compare, peer)",
+			    "compare, merge, peer)",
 			    argv[1]);
 	cli.command = &commands[i];
 	cli.run.seed = (uint64_t)time(NULL);

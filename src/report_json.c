@@ -2,8 +2,9 @@
 /*
  * JSON: {"forkpin": ..., "complete": true|false, ["interrupted": "SIGINT" or a reason,]
  *        "env": {...}, "totals": {...}, "cases": [...]}
- * PATH.partial while running: JSON lines, {"forkpin": ..., "partial": true, "cases_planned":
- * N, "env": {...}} then one case object per line.
+ * PATH.partial while running: JSON lines, {"forkpin": ..., "schema_version": N, "hostname":
+ * ..., "started": UTC, "partial": true, "cases_planned": N, "env": {...}} then one case object
+ * per line, each after a {"running": ID} line.
  */
 #include "report_file.h"
 
@@ -77,10 +78,18 @@ static void write_json(FILE *f, const struct fp_collected *c, const struct fp_to
 	fputs("\n  ]\n}\n", f);
 }
 
+/* The report's identity on one line: a fleet's merge names the node of a run that died. */
 static void partial_header(FILE *f, const struct fp_env *env, size_t ncases)
 {
+	const char *host = env ? fp_env_get(env, "node.hostname") : NULL;
+	char now[32];
+
 	fputs("{\"forkpin\": ", f);
 	fp_json_write_string(f, FORKPIN_VERSION);
+	fprintf(f, ", \"schema_version\": %d, \"hostname\": ", FP_REPORT_SCHEMA_VERSION);
+	fp_json_write_string(f, host ? host : "unknown");
+	fputs(", \"started\": ", f);
+	fp_json_write_string(f, fp_utc_timestamp(now, sizeof(now)));
 	fprintf(f, ", \"partial\": true, \"cases_planned\": %zu, \"env\": ", ncases);
 	fp_env_write_json(f, env, -1);
 	fputs("}\n", f);

@@ -28,5 +28,7 @@ int fp_cmd_vm(int argc, char **argv);
 int fp_cmd_compare(int argc, char **argv);
 /* `forkpin peer`: node B of two-node mode, serving RDMA to verbs-remote cases (peer.c). */
 int fp_cmd_peer(int argc, char **argv);
+/* `forkpin merge REPORT...`: a fleet's reports as one table, nodes x cases (merge.c). */
+int fp_cmd_merge(int argc, char **argv);
 
 #endif

@@ -115,6 +115,12 @@ def breakages(report):
         broken["cases"][0]["result"] = "maybe"
         yield "with a case verdict 'maybe'", broken
     broken = copy.deepcopy(report)
+    broken["complete"] = "yes"
+    yield "with complete a string", broken
+    broken = copy.deepcopy(report)
+    broken["hostname"] = ""
+    yield "with an empty hostname", broken
+    broken = copy.deepcopy(report)
     broken["env"]["node.hostname"] = 7
     yield "with an env value that is not a string", broken
 

@@ -10,7 +10,7 @@ one_line() { ok $([ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && echo 0 || echo 
 
 expect_exit 2 "no command" -- "$fp"
 expect_exit 2 "unknown command" -- "$fp" frobnicate
-contains "use list, run, env or vm (or stress, forkcost, compare, peer)" "unknown command names the commands"
+contains "use list, run, env or vm (or stress, forkcost, compare, merge, peer)" "unknown command names the commands"
 expect_exit 2 "unknown backend" -- "$fp" run --backend nosuch
 contains "unknown backend 'nosuch'" "unknown backend is named"
 one_line "unknown backend error"
