@@ -8,6 +8,9 @@
 #                 read stale data"); shared memory still passes; the controls still fire.
 #   ro-pin-no-unshare: read-only pins taken on a page shared with a child (now or before)
 #                 read stale data; read-write registrations still pass.
+#   anon-reuse-refcount: 5.10's write-fault reuse by refcount on 6.12: mprotect and uffd-wp
+#                 write-protect-and-back lose DMA (with no fork), on mTHP too.
+#   can-follow-write: a R/W pin that skips the COW break: R/W pin-after-fork loses DMA.
 # The race stressor against gup-fast-race-wide is a benchmark (bench/race.sh), not a test:
 # its time to the first failure varies from run to run.
 # A cold cache builds the kernel first (~10 min with 2 idle CPUs, more on a busy machine).
@@ -23,7 +26,7 @@ tmp=$(mktemp -d /tmp/forkpin-kernels.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
-for k in stock no-early-cow ro-pin-no-unshare; do
+for k in stock no-early-cow ro-pin-no-unshare anon-reuse-refcount can-follow-write; do
 	image[$k]=$("$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
 		"$k" 2>"$tmp/build-$k.err" | tail -n 1)
 	st=${PIPESTATUS[0]}
@@ -174,5 +177,49 @@ for b in vfio verbs; do
 	expect_case "$b/anon/pin-after-fork" '^ok [0-9]+ [^ ]+$' \
 		"ro-pin-no-unshare: $b/anon/pin-after-fork (read-write) still passes"
 done
+
+# The hazard mutants: one short boot each with the scenarios the mutant must fail, on the
+# memory types that show it, and the shapes it must leave alone.
+mutant_on() { # mutant_on KERNEL SELECTION...: TAP in $out, exit status returned
+	local k=$1
+	shift
+	mkdir -p "$tmp/$k"
+	vm_run "$k" --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-1200}" --kernel "${image[$k]}" \
+		--out "$tmp/$k" -- "$top/setup/kernel/guest-forkpin" "$fp" "$@" --timeout 30
+	local st=$?
+	out=$(cat "$tmp/$k.tap")
+	return "$st"
+}
+mutant_on anon-reuse-refcount --mthp 64 -b iouring,guptest -m anon,thp-pte,thp-pmd,mthp-64k \
+	-s reprotect,reprotect-uffd-wp,reprotect-softdirty
+rc=$?
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "anon-reuse-refcount: forkpin exits 1 (exit $rc)"
+for m in anon thp-pte mthp-64k; do
+	for s in reprotect reprotect-uffd-wp; do
+		expect_case "iouring/$m/$s" '^not ok .*no longer maps' \
+			"anon-reuse-refcount: iouring/$m/$s FAILs as lost DMA"
+	done
+	expect_case "guptest/$m/reprotect" '^not ok .*stale' \
+		"anon-reuse-refcount: guptest/$m/reprotect FAILs as a stale read"
+	expect_case "iouring/$m/reprotect-softdirty" '^ok [0-9]+ [^ ]+$' \
+		"anon-reuse-refcount: iouring/$m/reprotect-softdirty passes (clear_refs spares pins)"
+done
+expect_case iouring/thp-pmd/reprotect '^ok [0-9]+ [^ ]+$' \
+	"anon-reuse-refcount: iouring/thp-pmd/reprotect passes (huge PMDs reuse by mapcount)"
+
+mutant_on can-follow-write -b iouring,guptest -m anon,thp-pmd,hugetlb-2m \
+	-s pin-after-fork,pin-previously-shared,pin-after-fork-ro,parent-writes
+rc=$?
+ok "$([ $rc = 1 ] && echo 0 || echo 1)" "can-follow-write: forkpin exits 1 (exit $rc)"
+for m in anon thp-pmd hugetlb-2m; do
+	expect_case "iouring/$m/pin-after-fork" '^not ok .*no longer maps' \
+		"can-follow-write: iouring/$m/pin-after-fork FAILs as lost DMA"
+	expect_case "iouring/$m/parent-writes" '^ok [0-9]+ [^ ]+$' \
+		"can-follow-write: iouring/$m/parent-writes (pinned before fork) still passes"
+done
+expect_case iouring/anon/pin-previously-shared '^not ok .*no longer maps' \
+	"can-follow-write: iouring/anon/pin-previously-shared FAILs as lost DMA"
+expect_case guptest/anon/pin-after-fork-ro '^ok [0-9]+ [^ ]+$' \
+	"can-follow-write: guptest/anon/pin-after-fork-ro (no FOLL_WRITE) still passes"
 
 tap_done
