@@ -29,7 +29,7 @@ ok $? "node-a: a report that passes"
 "${as[@]}" node-b "$fp" run "${sel[@]}" --json "$tmp/node-b.json" >/dev/null
 ok $? "node-b: the same"
 printf 'vmsplice/anon/device-reads   accepted by this test\n' >"$tmp/kf"
-"${as[@]}" node-c "$fp" run "${sel[@]}" --timeout 0.001 --known-failures "$tmp/kf" --json "$tmp/node-c.json" >/dev/null
+"${as[@]}" node-c "$fp" run "${sel[@]}" --timeout 0.000001 --known-failures "$tmp/kf" --json "$tmp/node-c.json" >/dev/null
 ok $([ $? = 1 ] && echo 0 || echo 1) "node-c: every case times out (exit 1), one is a known failure"
 
 # node-counts REPORT: "pass FAIL error xfail skip" counted from a node's own report.
@@ -58,7 +58,7 @@ contains "3 nodes, 5 cases; failed: 1 of 3 nodes; differing from the majority: 1
 first=$(sed -n '/^NODE /{n;p;q}' <<<"$out")
 ok $([[ $first == "node-c  FAIL "* ]] && echo 0 || echo 1) "the node that differs comes first ($first)"
 contains "iouring/anon/parent-writes: majority pass (2 of 3)
-    node-c error: timeout: the case did not finish within 0.001 s" "each differing case names the node and its diagnosis"
+    node-c error: timeout: the case did not finish within 1e-06 s" "each differing case names the node and its diagnosis"
 contains "node-c xfail:" "the accepted failure is xfail"
 contains "FLEET FAIL" "the verdict"
 for h in node-a node-b node-c; do

@@ -6,7 +6,8 @@
 # inside the namespaces. sbatch runs setup/slurm/forkpin-fleet.sbatch, which sruns forkpin on
 # both nodes and merges their reports:
 #   1. both nodes pass: the merged table has both, with each report's counts;
-#   2. fpn2's site config (bound over in its mount namespace) gives a 1 ms watchdog: its
+#   2. fpn2's site config (bound over in its mount namespace) gives a 1 µs watchdog, so no case
+#      finishes before the runner looks: its
 #      cases time out for real, the job fails and fpn2 leads the table;
 #   3. the report dir is not shared with fpn2: the job fails naming fpn2's missing report.
 # Everything is stopped and removed at the end (trap): daemons, namespaces, files.
@@ -207,12 +208,12 @@ done
 ok $([ -s "$tmp/reports/fleet.xml" ] && [ -s "$tmp/reports/fleet.html" ] && echo 0 || echo 1) "the JUnit and HTML tables are written"
 
 # 2. fpn2's site config makes its cases time out: the job fails, fpn2 comes first.
-printf 'timeout = 0.001\n' >"$tmp/site-fpn2/forkpin.conf"
+printf 'timeout = 0.000001\n' >"$tmp/site-fpn2/forkpin.conf"
 job fail "$tmp/reports"
 ok $([ $rc = 1 ] && echo 0 || echo 1) "a node that fails fails the job (exit $rc)"
 first=$(sed -n '/^NODE /{n;p;q}' <<<"$out")
 ok $([[ $first == "fpn2  FAIL "* ]] && echo 0 || echo 1) "fpn2 leads the table ($first)"
-contains "fpn2 error: timeout: the case did not finish within 0.001 s" "with the diagnosis"
+contains "fpn2 error: timeout: the case did not finish within 1e-06 s" "with the diagnosis"
 contains "fpn1  pass " "fpn1 still passes"
 contains "FLEET FAIL" "the fleet fails"
 
