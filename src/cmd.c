@@ -129,3 +129,30 @@ void fp_check_memory(const char *who, unsigned long long need, const char *what,
 			       "%s need ~%llu MiB, more than 3/4 of MemAvailable (%llu MiB): %s",
 			       what, need >> 20, avail >> 20, fix);
 }
+
+char *fp_read_report(const char *who, const char *path, size_t *len)
+{
+	const size_t max = 256u << 20;
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		fp_usage_error(who, "%s: %s: give a report written by `forkpin run --json`", path,
+			       strerror(errno));
+	*len = 0;
+	while (!feof(f) && !ferror(f)) {
+		if (*len + 65536 > cap) {
+			cap = cap ? cap * 2 : 1u << 20;
+			if (cap > max || !(text = realloc(text, cap)))
+				fp_usage_error(who, "%s: larger than %zu MiB: not a forkpin report",
+					       path, max >> 20);
+		}
+		*len += fread(text + *len, 1, cap - *len, f);
+	}
+	if (ferror(f))
+		fp_usage_error(who, "%s: read error", path);
+	fclose(f);
+	text[*len] = '\0'; /* cap > *len: the loop leaves 64 KiB free */
+	return text;
+}

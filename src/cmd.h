@@ -19,6 +19,10 @@
 void fp_usage_error(const char *who, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
 
+/* The whole of the report at @path, NUL-terminated (*len bytes before the NUL); exit 2
+ * naming the fix when it cannot be read or is larger than any forkpin report (256 MiB). */
+char *fp_read_report(const char *who, const char *path, size_t *len);
+
 /* Exit 2 naming @flag unless @path can be created for writing (checked before long work).
  * A NULL @path (the option was not given) passes. */
 void fp_require_writable(const char *who, const char *flag, const char *path);

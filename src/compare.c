@@ -23,7 +23,6 @@
 
 #define WHO		 "forkpin compare"
 #define usage_error(...) fp_usage_error(WHO, __VA_ARGS__)
-#define MAX_REPORT	 (256u << 20)
 #define SHOWN		 20 /* lines per section; more are counted */
 
 /* What a case's verdict means for a comparison. */
@@ -49,31 +48,6 @@ static enum class class_of(const char *result) {
 	if (!strcmp(result, "fail") || !strcmp(result, "control-missed")) return FAILED;
 	if (!strcmp(result, "xfail")) return XFAILED;
 	return SKIPPED;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		usage_error("%s: %s: give a report written by `forkpin run --json`", path,
-			    strerror(errno));
-	*len = 0;
-	while (!feof(f) && !ferror(f)) {
-		if (*len + 65536 > cap) {
-			cap = cap ? cap * 2 : 1u << 20;
-			if (cap > MAX_REPORT || !(text = realloc(text, cap)))
-				usage_error("%s: larger than %u MiB: not a forkpin report", path,
-					    MAX_REPORT >> 20);
-		}
-		*len += fread(text + *len, 1, cap - *len, f);
-	}
-	if (ferror(f))
-		usage_error("%s: read error", path);
-	fclose(f);
-	return text;
 }
 
 /* Every case must have a string id and a known verdict: exit 2 naming the first that does not. */
@@ -103,7 +77,7 @@ static void load_report(struct report *r, const char *path)
 	const struct fp_json *version;
 	char err[256];
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = fp_read_report(WHO, path, &len);
 
 	r->path = path;
 	r->root = fp_json_parse(text ? text : "", len, err, sizeof(err));

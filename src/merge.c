@@ -26,7 +26,6 @@
 
 #define WHO		 "forkpin merge"
 #define usage_error(...) fp_usage_error(WHO, __VA_ARGS__)
-#define MAX_REPORT	 (256u << 20)
 #define SHOWN_CASES	 50 /* differing cases printed; the output files hold them all */
 #define SHOWN_NODES	 8  /* differing nodes named per case */
 #define FIX		 "give a report written by `forkpin run --json`"
@@ -135,31 +134,6 @@ static char *xstrdup(const char *s)
 		exit(FP_EXIT_FAIL);
 	}
 	return p;
-}
-
-static char *read_text(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		usage_error("%s: %s: %s", path, strerror(errno), FIX);
-	*len = 0;
-	while (!feof(f) && !ferror(f)) {
-		if (*len + 65536 > cap) {
-			cap = cap ? cap * 2 : 1u << 20;
-			if (cap > MAX_REPORT || !(text = realloc(text, cap)))
-				usage_error("%s: larger than %u MiB: not a forkpin report", path,
-					    MAX_REPORT >> 20);
-		}
-		*len += fread(text + *len, 1, cap - *len, f);
-	}
-	if (ferror(f))
-		usage_error("%s: read error", path);
-	fclose(f);
-	text[*len] = '\0'; /* cap > *len: the loop leaves 64 KiB free */
-	return text;
 }
 
 static void grow_cases(struct node *nd)
@@ -317,7 +291,7 @@ static void load_node(struct node *nd, const char *path)
 {
 	char err[256];
 	size_t len;
-	char *text = read_text(path, &len);
+	char *text = fp_read_report(WHO, path, &len);
 	struct fp_json *root;
 
 	nd->path = path;
