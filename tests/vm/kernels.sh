@@ -27,9 +27,11 @@ trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
 for k in stock no-early-cow ro-pin-no-unshare anon-reuse-refcount can-follow-write; do
-	image[$k]=$("$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
-		"$k" 2>"$tmp/build-$k.err" | tail -n 1)
-	st=${PIPESTATUS[0]}
+	# Through a file: a pipe inside $(...) would hide the build's exit status.
+	"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
+		"$k" >"$tmp/build-$k.out" 2>"$tmp/build-$k.err"
+	st=$?
+	image[$k]=$(tail -n 1 "$tmp/build-$k.out")
 	if [ "$st" = 2 ]; then
 		echo "1..0 # SKIP setup/kernel/build $k: $(tail -n 1 "$tmp/build-$k.err")"
 		exit 77
