@@ -190,7 +190,7 @@ if expect == "pass":
 else:
     check(f"mutant: forkpin run exited 1 (got {read('slice.rc').strip()})",
           read("slice.rc").strip() == "1")
-    lost = [k for k, c in local.items() if c["status"] == "fail"]
+    lost = [k for k, c in local.items() if c["result"] == "fail"]
     check(f"mutant: the loopback verbs row fails ({len(lost)} cases)", bool(lost))
     diff = [f"{k}: verbs {local[k]['status']} vs verbs-remote {remote.get(k, {}).get('status')}"
             for k in local if local[k]["status"] != remote.get(k, {}).get("status")]
