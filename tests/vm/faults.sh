@@ -72,10 +72,13 @@ for c in dead[:1] + other[:5]:
     print(f"# kill: {c['id']}: {c['result']}/{c['status']}: {c['diagnosis'][:160]}")
 print(f"# kill: {len(cases)} cases, {len(dead)} errors naming the killed child, "
       f"{len(other)} other non-pass")
-sys.exit(0 if r.get("complete") is True and len(dead) == 2 and not other
+# Two kills; one that lands after the child sent its checks' results (on its way out, or
+# already a zombie: kill(2) still succeeds; seen once under TCG) cannot change that case's
+# verdict, so 1 or 2 errors. None is a pass the signal should have broken: the rest pass.
+sys.exit(0 if r.get("complete") is True and 1 <= len(dead) <= 2 and not other
          and len(cases) == 24 else 1)
 PY
-ok $? "SIGKILLed children: exactly those two cases are errors naming the signal, the rest pass"
+ok $? "SIGKILLed children: the cases killed mid-DMA are errors naming the signal, the rest pass"
 nothing_left kill
 
 if grep -q "unbind: no FORKPIN_VFIO_BDF" <<<"$out"; then
