@@ -128,7 +128,7 @@ bool fp_child_spawn(struct fp_ctx *ctx, struct fp_child *c, fp_child_fn fn, enum
 /* Read the child's next message; false when it died or did not answer in time. */
 static bool read_msg(struct fp_ctx *ctx, struct fp_child *c, struct fp_msg *m)
 {
-	if (c->reported || fp_wait_readable(c->msg_r, ctx->step_timeout_ms) <= 0)
+	if (c->reported || c->msg_r < 0 || fp_wait_readable(c->msg_r, ctx->step_timeout_ms) <= 0)
 		return false;
 	if (fp_read_all(c->msg_r, m, sizeof(*m)))
 		return false;
@@ -143,7 +143,13 @@ bool fp_child_wait_ack(struct fp_ctx *ctx, struct fp_child *c)
 {
 	struct fp_msg m;
 
-	return read_msg(ctx, c, &m) && m.type == FP_MSG_ACK;
+	if (read_msg(ctx, c, &m) && m.type == FP_MSG_ACK)
+		return true;
+	/* No ack: the child died, reported early or hung. Judge it now, so that what happened
+	 * to it is the diagnosis, not the data it never wrote (on shared memory the parent's
+	 * check expects the child's writes). */
+	fp_child_finish(ctx, c, "a forked child");
+	return false;
 }
 
 void fp_child_go(struct fp_child *c)
@@ -217,6 +223,7 @@ void fp_child_finish(struct fp_ctx *ctx, struct fp_child *c, const char *who)
 	while (!c->reported && read_msg(ctx, c, &m))
 		;
 	close(c->msg_r);
+	c->msg_r = -1;
 	if (!c->reported)
 		kill(c->pid, SIGKILL); /* no answer in time: it will not give one */
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
