@@ -138,20 +138,18 @@ static void row_status(struct fc_row *row, enum fc_status status, const char *fm
 
 /* ---- measurements ------------------------------------------------------------------------ */
 
-/* Private memory (kB) of process @pid's VMA that contains @addr; 0 when it has none there
- * (a MADV_DONTFORK range is not in the child at all). */
-static unsigned long long child_private_kb(pid_t pid, const void *addr)
+/* The sum (kB) of the smaps @fields ("Name:", NULL-ended) of the VMA in @smaps that contains
+ * @addr; 0 when there is no such VMA. */
+static unsigned long long vma_smaps_kb(const char *smaps, const void *addr,
+				       const char *const *fields)
 {
-	char path[64], line[512];
+	char line[512];
 	unsigned long long kb = 0;
 	bool in = false;
-	FILE *f;
+	FILE *f = fopen(smaps, "re");
+	size_t i;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long start, end;
 		char c;
 
@@ -162,13 +160,25 @@ static unsigned long long child_private_kb(pid_t pid, const void *addr)
 			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
 			continue;
 		}
-		if (in &&
-		    (!strncmp(line, "Private_Clean:", 14) || !strncmp(line, "Private_Dirty:", 14) ||
-		     !strncmp(line, "Private_Hugetlb:", 16)))
-			kb += strtoull(strchr(line, ':') + 1, NULL, 10);
+		for (i = 0; in && fields[i]; i++)
+			if (!strncmp(line, fields[i], strlen(fields[i])))
+				kb += strtoull(line + strlen(fields[i]), NULL, 10);
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
 	return kb;
+}
+
+/* Private memory (kB) of process @pid's VMA that contains @addr; 0 when it has none there
+ * (a MADV_DONTFORK range is not in the child at all). */
+static unsigned long long child_private_kb(pid_t pid, const void *addr)
+{
+	static const char *const private[] = {
+	    "Private_Clean:", "Private_Dirty:", "Private_Hugetlb:", NULL};
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	return vma_smaps_kb(path, addr, private);
 }
 
 /* memcpy bandwidth in GiB/s: the best of a few copies of MEMCPY_LEN. */
@@ -288,26 +298,9 @@ static char *map_thp(size_t size)
 /* kB of @addr's VMA that this process maps with THPs (smaps AnonHugePages). */
 static unsigned long long thp_kb(const void *addr)
 {
-	char line[512];
-	unsigned long long kb = 0;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "re");
+	static const char *const thp[] = {"AnonHugePages:", NULL};
 
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-		char c;
-
-		if (sscanf(line, "%lx-%lx %c", &start, &end, &c) == 3) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-		} else if (in && !strncmp(line, "AnonHugePages:", 14)) {
-			kb = strtoull(line + 14, NULL, 10);
-		}
-	}
-	if (f)
-		fclose(f);
-	return kb;
+	return vma_smaps_kb("/proc/self/smaps", addr, thp);
 }
 
 /* A THP row measures THPs or nothing: SKIP when fewer than 90% of the buffer got them. */
