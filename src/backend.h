@@ -155,6 +155,29 @@ struct fp_backend_ops {
 	 * or a negative errno when it cannot (no zygote, zygote gone): the runner then forks.
 	 */
 	int (*spawn)(void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd);
+
+	/*
+	 * plan - find out once per run whether open can succeed at all here: the per-run SKIP
+	 * plan, so that a backend with no device does not fork one process per case only to
+	 * SKIP. Optional (without it, every case opens and finds out for itself).
+	 * @dev: a handle with be set, unit 0 and no priv; describe with fp_dev_error() as open
+	 * does.
+	 * Called: once per run, before the first case starts, after check_options, in a
+	 * short-lived probe process forked from the main process (so it may load libraries
+	 * and open devices: nothing it does outlives that process, and the main process never
+	 * loads rdma-core or opens a device for it); it sees the environment check_options set.
+	 * Returns 0 when cases may run (each case process still opens its own device), or
+	 * -ENODEV when the capability is missing for the whole run; anything else counts as 0.
+	 * Guarantees: -ENODEV only when open, in any case process of this run, whatever its
+	 * memory type, scenario and unit, would fail with -ENODEV and the same message before
+	 * it acquires anything (the same function decides both), for a reason the run itself
+	 * does not change (no device, an option not given, a kernel feature absent). The
+	 * runner then starts no process for the backend's cases: each is reported as that
+	 * case's open would have made it, a SKIP with this message, or the SKIP of its memory
+	 * type when the memory type's mapping SKIPs first (the probe maps each memory type
+	 * once, the same way the case would; a mapping that fails otherwise runs its cases).
+	 */
+	int (*plan)(struct fp_dev *dev);
 };
 
 /*
@@ -220,6 +243,11 @@ const struct fp_backend *fp_backend_find(const char *name);
 /* The whole environment fingerprint: the host's facts, then each backend's (or why it was
  * not built). */
 void fp_fingerprint_collect(struct fp_env *env);
+
+/* The backend's per-run SKIP plan (ops->plan): 0 when its cases may run, or -ENODEV with
+ * dev->error, also for a backend built without its library (be->unavailable). Call it in a
+ * probe process: ops->plan may load libraries and open devices. */
+int fp_dev_plan(struct fp_dev *dev, const struct fp_backend *be);
 
 /* Dispatcher: the only way scenarios reach a backend. Each checks order and limits. */
 int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be);

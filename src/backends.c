@@ -118,6 +118,21 @@ int fp_dev_error(struct fp_dev *dev, int err, const char *fmt, ...)
 	return err;
 }
 
+int fp_dev_plan(struct fp_dev *dev, const struct fp_backend *be)
+{
+	int err;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->be = be;
+	if (be->unavailable)
+		return fp_dev_error(dev, -ENODEV, "%s", be->unavailable);
+	if (!be->ops->plan)
+		return 0;
+	err = be->ops->plan(dev);
+	/* only -ENODEV with its message plans a SKIP: anything else leaves it to each case */
+	return err == -ENODEV && dev->error[0] ? err : 0;
+}
+
 int fp_dev_open(struct fp_dev *dev, const struct fp_backend *be)
 {
 	return fp_dev_open_unit(dev, be, 0);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -180,6 +181,169 @@ static int free_unit(const struct pool *p)
 		if (!(p->busy & (1ull << u)))
 			return (int)u;
 	return -1;
+}
+
+/* ---- the per-run SKIP plan (backend.h: plan) -------------------------------------------- */
+
+/* What the probe found for one backend or one memory type of the run. */
+struct plan_row {
+	const void *key; /* the struct fp_backend or struct fp_memtype */
+	int err;	 /* what fp_dev_plan() or fp_mem_map() returned */
+	bool probed;	 /* a memory type is mapped only where a planned SKIP needs it */
+	char why[sizeof(((struct fp_dev *)0)->error)];
+};
+
+/* The probe's findings: shared memory the probe process fills and the runner reads. */
+struct skip_plan {
+	size_t nbe, nmt, size;
+	bool done; /* the probe wrote every row */
+	struct plan_row rows[];
+};
+
+static struct plan_row *plan_find(struct plan_row *rows, size_t n, const void *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].key == key)
+			return &rows[i];
+	return NULL;
+}
+
+/* Add @key as a row unless it is there; false when the table is full. */
+static void plan_add(struct plan_row *rows, size_t *n, size_t max, const void *key)
+{
+	if (*n < max && !plan_find(rows, *n, key))
+		rows[(*n)++].key = key;
+}
+
+static bool plannable(const struct fp_backend *be)
+{
+	return be->unavailable || (be->ops && be->ops->plan);
+}
+
+/* In the probe process: each backend's plan, then each memory type a planned SKIP needs
+ * mapped once, as fp_case_body() does. */
+static void __attribute__((noreturn))
+probe_process(struct skip_plan *p, const struct fp_case *cases, size_t n)
+{
+	struct plan_row *be = p->rows, *mt = p->rows + p->nbe;
+	struct fp_dev dev;
+	struct fp_mem mem;
+	size_t i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	default_stop_signals();
+	for (i = 0; i < p->nbe; i++) {
+		be[i].err = fp_dev_plan(&dev, be[i].key);
+		memcpy(be[i].why, dev.error, sizeof(be[i].why));
+	}
+	for (i = 0; i < n; i++) {
+		struct plan_row *b = plan_find(be, p->nbe, cases[i].be);
+		struct plan_row *m = plan_find(mt, p->nmt, cases[i].mt);
+
+		if (!b || b->err != -ENODEV || !m || m->probed)
+			continue;
+		m->probed = true;
+		m->err = fp_mem_map(cases[i].mt, &mem, m->why, sizeof(m->why));
+		if (!m->err)
+			fp_mem_unmap(cases[i].mt, &mem);
+	}
+	p->done = true;
+	_exit(0);
+}
+
+/* Wait for the probe at most @timeout_s (a stop signal ends the wait); true when it exited
+ * by itself with every row written. */
+static bool probe_wait(pid_t pid, const struct skip_plan *p, double timeout_s)
+{
+	uint64_t deadline = fp_now_ns() + (uint64_t)(timeout_s * 1e9);
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) && !WEXITSTATUS(status) && p->done;
+		if ((r < 0 && errno != EINTR) || interrupted || fp_now_ns() > deadline)
+			break;
+		usleep(200);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return false;
+}
+
+/*
+ * The run's SKIP plan: the rows of the backends that can tell once for the whole run, found
+ * by one probe process. NULL when no selected backend can (no probe then), when it is off
+ * (FORKPIN_SKIP_PLAN=0: every case forks, to compare) or when the probe failed: then every
+ * case finds out in its own process, as without a plan.
+ */
+static struct skip_plan *plan_make(const struct fp_case *cases, size_t n, double timeout_s)
+{
+	const char *off = getenv("FORKPIN_SKIP_PLAN");
+	struct plan_row *rows;
+	struct skip_plan *p;
+	size_t i, nrows = 0, size;
+	pid_t pid;
+
+	if (off && !strcmp(off, "0"))
+		return NULL;
+	for (i = 0; i < n; i++)
+		nrows += plannable(cases[i].be) ? 2 : 0; /* at most: its backend, its memory type */
+	if (!nrows)
+		return NULL;
+	size = sizeof(*p) + nrows * sizeof(p->rows[0]);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	p->size = size;
+	rows = p->rows;
+	for (i = 0; i < n; i++)
+		if (plannable(cases[i].be))
+			plan_add(rows, &p->nbe, nrows, cases[i].be);
+	for (i = 0; i < n; i++)
+		if (plannable(cases[i].be))
+			plan_add(rows + p->nbe, &p->nmt, nrows - p->nbe, cases[i].mt);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		probe_process(p, cases, n);
+	if (pid < 0 || !probe_wait(pid, p, timeout_s)) {
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
+}
+
+static void plan_free(struct skip_plan *p)
+{
+	if (p)
+		munmap(p, p->size);
+}
+
+/* The outcome case @c's process would have sent, when the plan knows it: open's SKIP, or its
+ * memory type's. False when the case must run. */
+static bool plan_outcome(struct skip_plan *p, const struct fp_case *c, struct fp_outcome *out)
+{
+	struct plan_row *be, *mt;
+
+	if (!p)
+		return false;
+	be = plan_find(p->rows, p->nbe, c->be);
+	mt = plan_find(p->rows + p->nbe, p->nmt, c->mt);
+	if (!be || be->err != -ENODEV || !mt || !mt->probed)
+		return false;
+	memset(out, 0, sizeof(*out));
+	if (!mt->err)
+		outcome_set(out, FP_STATUS_SKIP, "%s", be->why);
+	else if (mt->err == -ENODEV || mt->err == -ENOSPC)
+		outcome_set(out, FP_STATUS_SKIP, "%s", mt->why);
+	else
+		return false; /* a mapping error is the case's own to report */
+	return true;
 }
 
 /* ---- one case in flight ---------------------------------------------------------------- */
@@ -388,6 +552,16 @@ static void excuse_known_issue(const struct fp_case *c, struct fp_result *res)
 	}
 }
 
+/* The verdict of case @c from the outcome in @res, started at @start. */
+static void judge(const struct fp_case *c, const struct fp_run_options *opt, uint64_t start,
+		  struct fp_result *res)
+{
+	res->verdict = verdict_of(c, res->outcome.status);
+	excuse_known_issue(c, res);
+	fp_known_failures_apply(opt->site_known, res);
+	res->duration_s = (double)(fp_now_ns() - start) / 1e9;
+}
+
 /* Give back what @f holds: its units, then its slot. */
 static void release(struct flight *f)
 {
@@ -418,10 +592,7 @@ static void land(struct flight *f, enum arrival arrival, const struct fp_run_opt
 	reap_group(f->pid);
 	classify_death(status, arrival, &res->outcome, opt->timeout_s);
 	res->cut_short = arrival == INTERRUPTED;
-	res->verdict = verdict_of(f->c, res->outcome.status);
-	excuse_known_issue(f->c, res);
-	fp_known_failures_apply(opt->site_known, res);
-	res->duration_s = (double)(fp_now_ns() - f->start) / 1e9;
+	judge(f->c, opt, f->start, res);
 	release(f);
 }
 
@@ -597,6 +768,7 @@ struct run {
 	size_t nwindow;
 	size_t next_report; /* the first case not reported yet */
 	size_t next_start;  /* no case before it is still to start */
+	struct skip_plan *plan; /* what the run knows without a case process, or NULL */
 };
 
 static struct fp_result *run_result(void *arg, const struct flight *f)
@@ -687,6 +859,29 @@ static void start_case(struct run *run, size_t i, struct flight *f)
 	}
 }
 
+/* Case @i is one the plan knows: reported as its process would have made it, with no process,
+ * no unit and no slot (a SKIP holds nothing). False when it must run. */
+static bool skip_planned(struct run *run, size_t i)
+{
+	struct fp_result *res = &run->window[i % run->nwindow];
+	const struct fp_case *c = &run->cases[i];
+	uint64_t start = fp_now_ns();
+	struct fp_outcome out;
+	size_t r;
+
+	if (!plan_outcome(run->plan, c, &out))
+		return false;
+	run->state[i % run->nwindow] = SLOT_RUNNING;
+	result_init(res, c);
+	for (r = 0; r < run->nreporters; r++)
+		if (run->reporters[r]->start)
+			run->reporters[r]->start(run->reporters[r]->state, i, c->id);
+	res->outcome = out;
+	judge(c, run->opt, start, res);
+	run_done(run, res, i);
+	return true;
+}
+
 static struct flight *free_flight(struct run *run)
 {
 	size_t j;
@@ -709,9 +904,15 @@ static void start_cases(struct run *run)
 		run->next_start = run->next_report;
 	while (run->next_start < end && run->state[run->next_start % run->nwindow] != SLOT_IDLE)
 		run->next_start++;
-	for (i = run->next_start; i < end && !interrupted && (f = free_flight(run)); i++)
-		if (run->state[i % run->nwindow] == SLOT_IDLE && take_units(run, i, f))
+	for (i = run->next_start; i < end && !interrupted; i++) {
+		if (run->state[i % run->nwindow] != SLOT_IDLE || skip_planned(run, i))
+			continue;
+		f = free_flight(run);
+		if (!f)
+			break;
+		if (take_units(run, i, f))
 			start_case(run, i, f);
+	}
 }
 
 static size_t flights_running(const struct run *run)
@@ -823,6 +1024,7 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 		fp_totals_stop(totals, 0, "cannot record results: out of memory");
 		return;
 	}
+	run.plan = plan_make(cases, n, opt->timeout_s);
 	/* Orphans of the cases come back to us, so reap_group() can reap them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	while (run.next_report < n && !interrupted) {
@@ -832,5 +1034,6 @@ void fp_run_all(const struct fp_case *cases, size_t n, const struct fp_run_optio
 	}
 	if (interrupted)
 		interrupt_run(&run);
+	plan_free(run.plan);
 	run_free(&run);
 }

@@ -55,9 +55,9 @@ struct guptest_reg {
 	char *copy;	/* PIN_LONGTERM_TEST_READ's destination (map_len bytes) */
 };
 
-static int guptest_open(struct fp_dev *dev)
+/* Open gup_test: the descriptor, or -errno described. open and the plan share it. */
+static int guptest_open_file(struct fp_dev *dev)
 {
-	struct guptest_state *st;
 	int fd = open(GUPTEST_PATH, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -72,6 +72,27 @@ static int guptest_open(struct fp_dev *dev)
 		return fp_dev_error(dev, err == EACCES || err == EPERM ? -ENODEV : -err,
 				    "open(%s): %s: run as root", GUPTEST_PATH, strerror(err));
 	}
+	return fd;
+}
+
+/* No gup_test file (or no right to open it) for this run: every open fails alike first. */
+static int guptest_plan(struct fp_dev *dev)
+{
+	int fd = guptest_open_file(dev);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int guptest_open(struct fp_dev *dev)
+{
+	struct guptest_state *st;
+	int fd = guptest_open_file(dev);
+
+	if (fd < 0)
+		return fd;
 	st = calloc(1, sizeof(*st));
 	if (!st) {
 		close(fd);
@@ -188,6 +209,7 @@ static const struct fp_backend_ops guptest_ops = {
     .dereg = guptest_dereg,
     .close = guptest_close,
     .fingerprint = guptest_fingerprint,
+    .plan = guptest_plan,
 };
 
 const struct fp_backend fp_guptest_backend = {

@@ -86,11 +86,9 @@ static void mock_close(struct fp_dev *dev)
 	dev->priv = NULL;
 }
 
-static int mock_open(struct fp_dev *dev)
+/* Open /dev/iommu: the descriptor, or -ENODEV described. open and the plan share it. */
+static int mock_open_iommu(struct fp_dev *dev)
 {
-	struct iommu_ioas_alloc alloc = {.size = sizeof(alloc)};
-	struct iommu_test_cmd cmd = {0};
-	struct mock_state *st;
 	int fd = open(MOCK_PATH, O_RDWR | O_CLOEXEC), err;
 
 	if (fd < 0) {
@@ -100,6 +98,29 @@ static int mock_open(struct fp_dev *dev)
 						    "CONFIG_IOMMUFD_TEST (setup/kernel/build stock)"
 						  : "run as root");
 	}
+	return fd;
+}
+
+/* No /dev/iommu for this run: every open fails the same way before it acquires anything. */
+static int mock_plan(struct fp_dev *dev)
+{
+	int fd = mock_open_iommu(dev);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int mock_open(struct fp_dev *dev)
+{
+	struct iommu_ioas_alloc alloc = {.size = sizeof(alloc)};
+	struct iommu_test_cmd cmd = {0};
+	struct mock_state *st;
+	int fd = mock_open_iommu(dev), err;
+
+	if (fd < 0)
+		return fd;
 	st = calloc(1, sizeof(*st));
 	if (!st) {
 		close(fd);
@@ -371,6 +392,7 @@ static const struct fp_backend_ops mock_ops = {
     .dereg = mock_dereg,
     .close = mock_close,
     .fingerprint = mock_fingerprint,
+    .plan = mock_plan,
 };
 
 const struct fp_backend fp_iommufd_mock_backend = {

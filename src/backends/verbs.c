@@ -1045,6 +1045,34 @@ out_unmap:
 	return ret;
 }
 
+/*
+ * The per-run SKIP plan: no usable device for this run when check_options found none. It
+ * takes open's own first steps (fork-init, the target, verbs_resolve), so a SKIP planned here
+ * has the message every case's open would have given. A port that was ACTIVE at the start is
+ * never planned away: losing it later is each case's error to report.
+ */
+static int verbs_plan(struct fp_dev *dev)
+{
+	char err[sizeof(dev->error)];
+	struct verbs_target t;
+	struct verbs_port p;
+	int ret;
+
+	if (getenv(VERBS_ACTIVE_AT_START))
+		return 0;
+	ret = verbs_fork_init(dev);
+	if (ret)
+		return ret;
+	if (verbs_parse_target(&t, err, sizeof(err)))
+		return 0; /* open's -EINVAL: not a SKIP, each case reports it */
+	ret = verbs_resolve(&t, &p, err, sizeof(err));
+	if (ret == 0) {
+		ibv_close_device(p.ctx);
+		return 0;
+	}
+	return fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
+}
+
 /* --- options, in the main process (the fingerprint is in verbs_env.c) --- */
 
 static int verbs_check_options(char *err, size_t err_size)
@@ -1081,6 +1109,7 @@ static const struct fp_backend_ops verbs_ops = {
     .close = verbs_close,
     .fingerprint = verbs_fingerprint,
     .check_options = verbs_check_options,
+    .plan = verbs_plan,
 };
 
 /* Same hooks; open() demands ODP RC caps and reg() adds IBV_ACCESS_ON_DEMAND. No fingerprint:
@@ -1094,6 +1123,7 @@ static const struct fp_backend_ops verbs_odp_ops = {
     .dereg = verbs_dereg,
     .close = verbs_close,
     .check_options = verbs_check_options,
+    .plan = verbs_plan,
 };
 
 #define VERBS_OPS	  (&verbs_ops)

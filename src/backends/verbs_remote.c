@@ -247,6 +247,16 @@ static void vr_close(struct fp_dev *dev)
 	dev->priv = NULL;
 }
 
+/* No --peer for this run: every open fails alike before it acquires anything. */
+static int vr_plan(struct fp_dev *dev)
+{
+	const char *spec = fp_option_get("peer");
+
+	if (!spec || !spec[0])
+		return fp_dev_error(dev, -ENODEV, "%s", VERBS_REMOTE_NO_PEER);
+	return 0;
+}
+
 static int vr_open(struct fp_dev *dev)
 {
 	const char *spec = fp_option_get("peer");
@@ -256,8 +266,8 @@ static int vr_open(struct fp_dev *dev)
 	char err[sizeof(dev->error)];
 	int ret;
 
-	if (!spec || !spec[0])
-		return fp_dev_error(dev, -ENODEV, "%s", VERBS_REMOTE_NO_PEER);
+	if (vr_plan(dev))
+		return -ENODEV;
 	if (vr_resolve(spec, &dst, err, sizeof(err)))
 		return fp_dev_error(dev, -EINVAL, "%s", err);
 	st = calloc(1, sizeof(*st));
@@ -470,6 +480,7 @@ static const struct fp_backend_ops verbs_remote_ops = {
     .close = vr_close,
     .fingerprint = vr_fingerprint,
     .check_options = vr_check_options,
+    .plan = vr_plan,
 };
 
 #define VERBS_REMOTE_OPS	 (&verbs_remote_ops)

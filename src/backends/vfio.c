@@ -436,19 +436,34 @@ static unsigned vfio_device_count(void)
 static const struct fp_resource vfio_devices = {.name = "a --vfio-device",
 						.units = vfio_device_count};
 
-static int vfio_open(struct fp_dev *dev)
+/* The --vfio-device list, or NULL with -ENODEV described: open and the plan share it. */
+static const char *vfio_devices_given(struct fp_dev *dev)
 {
 	const char *opt = fp_option_get("vfio-device");
+
+	if (!opt)
+		fp_dev_error(dev, -ENODEV,
+			     "no VFIO device given: pass --vfio-device BDF or set "
+			     "FORKPIN_VFIO_BDF; bind one with " FP_SETUP("vfio-bind") " BDF");
+	return opt;
+}
+
+/* No device given for this run: every open fails alike before it acquires anything. */
+static int vfio_plan(struct fp_dev *dev)
+{
+	return vfio_devices_given(dev) ? 0 : -ENODEV;
+}
+
+static int vfio_open(struct fp_dev *dev)
+{
+	const char *opt = vfio_devices_given(dev);
 	const struct vfio_driver *drv;
 	struct vfio_state *st;
 	uint16_t ids[2];
 	int ret;
 
 	if (!opt)
-		return fp_dev_error(
-		    dev, -ENODEV,
-		    "no VFIO device given: pass --vfio-device BDF or set "
-		    "FORKPIN_VFIO_BDF; bind one with " FP_SETUP("vfio-bind") " BDF");
+		return -ENODEV;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc failed");
@@ -740,6 +755,7 @@ static const struct fp_backend_ops vfio_ops = {
     .close = vfio_close,
     .fingerprint = vfio_fingerprint,
     .check_options = vfio_check_options,
+    .plan = vfio_plan,
 };
 
 #define VFIO_CAPS                                                                                  \
