@@ -766,8 +766,8 @@ struct run {
 	struct fp_result *window; /* case i's result at window[i % nwindow] */
 	enum slot_state *state;	  /* and its state */
 	size_t nwindow;
-	size_t next_report; /* the first case not reported yet */
-	size_t next_start;  /* no case before it is still to start */
+	size_t next_report;	/* the first case not reported yet */
+	size_t next_start;	/* no case before it is still to start */
 	struct skip_plan *plan; /* what the run knows without a case process, or NULL */
 };
 

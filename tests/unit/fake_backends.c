@@ -3,6 +3,7 @@
 #include "fake_backends.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -271,3 +272,70 @@ const struct fp_backend fake_crash_backend = {
     .name = "crash", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &crash_ops};
 const struct fp_backend fake_hang_backend = {
     .name = "hang", .caps = FAKE_CAPS, .limits = {.max_transfer = 8192}, .ops = &hang_ops};
+
+/* Append @what to the file FAKE_PLAN_LOG names (O_APPEND: one byte per event, from any
+ * process of the run), so a test counts plans, opens and maps. */
+void fake_plan_log(char what)
+{
+	const char *path = getenv("FAKE_PLAN_LOG");
+	int fd = path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+
+	if (fd < 0)
+		return;
+	if (write(fd, &what, 1) != 1)
+		abort();
+	close(fd);
+}
+
+/* absent: no device unless FAKE_PRESENT is set; open and the plan decide with this. */
+static int absent_device(struct fp_dev *dev)
+{
+	if (getenv("FAKE_PRESENT"))
+		return 0;
+	return fp_dev_error(dev, -ENODEV, "fake device absent: set FAKE_PRESENT");
+}
+
+static int absent_plan(struct fp_dev *dev)
+{
+	fake_plan_log('P');
+	return absent_device(dev);
+}
+
+static int absent_open(struct fp_dev *dev)
+{
+	fake_plan_log('O');
+	return absent_device(dev) ? -ENODEV : fake_open(dev);
+}
+
+static const struct fp_backend_ops absent_ops = {
+    .open = absent_open,
+    .reg = fake_reg,
+    .dma_to_host_start = fake_to_host,
+    .dma_from_host_start = fake_from_host,
+    .dma_wait = fake_wait,
+    .dereg = fake_dereg,
+    .close = fake_close,
+    .plan = absent_plan,
+};
+
+const struct fp_backend fake_absent_backend = {.name = "absent",
+					       .caps = FAKE_CAPS,
+					       .limits = {.max_transfer = 8192, .align = 1},
+					       .ops = &absent_ops};
+
+/* The same without a plan: every case finds out in its own process. */
+static const struct fp_backend_ops absent_unplanned_ops = {
+    .open = absent_open,
+    .reg = fake_reg,
+    .dma_to_host_start = fake_to_host,
+    .dma_from_host_start = fake_from_host,
+    .dma_wait = fake_wait,
+    .dereg = fake_dereg,
+    .close = fake_close,
+};
+
+const struct fp_backend fake_absent_unplanned_backend = {
+    .name = "absent",
+    .caps = FAKE_CAPS,
+    .limits = {.max_transfer = 8192, .align = 1},
+    .ops = &absent_unplanned_ops};

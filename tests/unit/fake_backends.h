@@ -15,7 +15,10 @@
  *    of the registered range moves the parent to another page and leaves the device on the
  *    old one (do_wp_page copying a pinned page, 5.9-5.18; reclaim or collapse of a pinned
  *    page). The events reach it through the link-time wrappers of fake_wrap.c;
- *  - crash / hang: cases that die from a signal or never finish (with a grandchild).
+ *  - crash / hang: cases that die from a signal or never finish (with a grandchild);
+ *  - absent: no device unless FAKE_PRESENT is set, found out once per run by its plan op
+ *    (backend.h); absent_unplanned is the same without the plan. Plans, opens (and the
+ *    tests' own maps) are logged to the file FAKE_PLAN_LOG names, one byte each.
  */
 #ifndef FORKPIN_TESTS_FAKE_BACKENDS_H
 #define FORKPIN_TESTS_FAKE_BACKENDS_H
@@ -34,5 +37,9 @@ extern const struct fp_backend fake_crash_backend;
 /* The wrappers' entry: [addr, addr+len) was write-protected, paged out or collapsed. */
 void fake_remap_event(const void *addr, size_t len);
 extern const struct fp_backend fake_hang_backend;
+extern const struct fp_backend fake_absent_backend;
+extern const struct fp_backend fake_absent_unplanned_backend;
+/* Log one event ('P' plan, 'O' open, a test's own letters) to FAKE_PLAN_LOG. */
+void fake_plan_log(char what);
 
 #endif
