@@ -23,6 +23,7 @@
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -67,9 +68,27 @@ static void iouring_close(struct fp_dev *dev)
 		close(s->pipe_r);
 	if (s->pipe_w >= 0)
 		close(s->pipe_w);
-	free(s->staging);
+	if (s->staging)
+		munmap(s->staging, IOURING_MAX_TRANSFER);
 	free(s);
 	dev->priv = NULL;
+}
+
+/*
+ * The device's staging buffer, populated in one call rather than a fault per page, and left
+ * out of the case's children (MADV_DONTFORK): only the device side reads it, so a fork neither
+ * copies its page tables nor makes the next staging copy a copy-on-write fault. NULL on
+ * failure (errno set).
+ */
+static char *staging_map(void)
+{
+	void *p = mmap(NULL, IOURING_MAX_TRANSFER, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, IOURING_MAX_TRANSFER, MADV_DONTFORK);
+	return p;
 }
 
 static int iouring_open(struct fp_dev *dev)
@@ -90,7 +109,7 @@ static int iouring_open(struct fp_dev *dev)
 				    strerror(-err));
 	}
 	s->ring_ready = true;
-	s->staging = malloc(IOURING_MAX_TRANSFER);
+	s->staging = staging_map();
 	if (!s->staging || pipe2(fds, O_CLOEXEC)) {
 		iouring_close(dev);
 		return fp_dev_error(dev, -ENOMEM, "pipe/staging: %s", strerror(errno));
