@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define DEFAULT_CASE_BUDGET (2ul << 20)
@@ -293,12 +294,29 @@ bool fp_check_words_among(struct fp_ctx *ctx, enum fp_observer obs, size_t off, 
 
 /* ---- the device ------------------------------------------------------------------------ */
 
+/*
+ * A source or sink for one transfer, populated in one call: from malloc, a fresh 32-64 KiB
+ * block grew the heap and took a page fault per page in every case. NULL when out of memory.
+ */
+static char *scratch_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void scratch_free(char *p, size_t len)
+{
+	munmap(p, len);
+}
+
 bool fp_device_writes(struct fp_ctx *ctx, const struct fp_probes *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		char *src = malloc(p->len[i]);
+		char *src = scratch_alloc(p->len[i]);
 		int err;
 
 		if (!src) {
@@ -308,7 +326,7 @@ bool fp_device_writes(struct fp_ctx *ctx, const struct fp_probes *p)
 		}
 		fp_pattern_fill(src, p->off[i], p->len[i], ctx->seed, FP_DEVICE);
 		err = fp_dev_dma_to_host(ctx->dev, p->off[i], src, p->len[i]);
-		free(src);
+		scratch_free(src, p->len[i]);
 		if (err) {
 			fp_fail(ctx, FP_STATUS_ERROR, "device write: %s", ctx->dev->error);
 			return false;
@@ -324,7 +342,7 @@ bool fp_device_reads(struct fp_ctx *ctx, const struct fp_probes *p, enum fp_writ
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		char *dst = malloc(p->len[i]);
+		char *dst = scratch_alloc(p->len[i]);
 		int err;
 
 		if (!dst) {
@@ -335,7 +353,7 @@ bool fp_device_reads(struct fp_ctx *ctx, const struct fp_probes *p, enum fp_writ
 		err = fp_dev_dma_from_host(ctx->dev, p->off[i], dst, p->len[i]);
 		if (!err)
 			fp_check_span(&chk, dst, p->off[i], p->len[i], 4096, ctx->seed, expected);
-		free(dst);
+		scratch_free(dst, p->len[i]);
 		if (err) {
 			fp_fail(ctx, FP_STATUS_ERROR, "device read: %s", ctx->dev->error);
 			return false;
@@ -351,7 +369,7 @@ bool fp_device_reads(struct fp_ctx *ctx, const struct fp_probes *p, enum fp_writ
 
 bool fp_device_write_queue(struct fp_ctx *ctx, const struct fp_probes *p)
 {
-	char *src = malloc(p->len[0]);
+	char *src = scratch_alloc(p->len[0]);
 	int err;
 
 	if (!src) {
@@ -360,7 +378,7 @@ bool fp_device_write_queue(struct fp_ctx *ctx, const struct fp_probes *p)
 	}
 	fp_pattern_fill(src, p->off[0], p->len[0], ctx->seed, FP_DEVICE);
 	err = fp_dev_dma_to_host_start(ctx->dev, p->off[0], src, p->len[0]);
-	free(src);
+	scratch_free(src, p->len[0]);
 	if (err)
 		fp_fail(ctx, FP_STATUS_ERROR, "queue device write: %s", ctx->dev->error);
 	return !err;
