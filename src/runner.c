@@ -210,10 +210,10 @@ static struct plan_row *plan_find(struct plan_row *rows, size_t n, const void *k
 	return NULL;
 }
 
-/* Add @key as a row unless it is there; false when the table is full. */
-static void plan_add(struct plan_row *rows, size_t *n, size_t max, const void *key)
+/* Add @key as a row unless it is there (@rows has room for every key). */
+static void plan_add(struct plan_row *rows, size_t *n, const void *key)
 {
-	if (*n < max && !plan_find(rows, *n, key))
+	if (!plan_find(rows, *n, key))
 		rows[(*n)++].key = key;
 }
 
@@ -275,44 +275,64 @@ static bool probe_wait(pid_t pid, const struct skip_plan *p, double timeout_s)
 	return false;
 }
 
+/* The most backends, and memory types, a plan holds (the tables have a few dozen rows). */
+#define PLAN_MAX 64
+
+/* The rows of the backends that can plan and of their cases' memory types, or NULL. */
+static struct skip_plan *plan_rows(const struct fp_case *cases, size_t n)
+{
+	struct skip_plan *p = calloc(1, sizeof(*p) + 2 * PLAN_MAX * sizeof(p->rows[0]));
+	size_t i;
+
+	if (!p)
+		return NULL;
+	for (i = 0; i < n && p->nbe < PLAN_MAX && p->nmt < PLAN_MAX; i++)
+		if (plannable(cases[i].be)) {
+			plan_add(p->rows, &p->nbe, cases[i].be);
+			plan_add(p->rows + PLAN_MAX, &p->nmt, cases[i].mt);
+		}
+	if (i < n || !p->nbe) { /* nothing to plan, or more rows than the tables have */
+		free(p);
+		return NULL;
+	}
+	/* the memory types right after the backends, where plan_outcome() looks */
+	memmove(p->rows + p->nbe, p->rows + PLAN_MAX, p->nmt * sizeof(p->rows[0]));
+	p->size = sizeof(*p) + (p->nbe + p->nmt) * sizeof(p->rows[0]);
+	return p;
+}
+
 /*
  * The run's SKIP plan: the rows of the backends that can tell once for the whole run, found
- * by one probe process. NULL when no selected backend can (no probe then), when it is off
- * (FORKPIN_SKIP_PLAN=0: every case forks, to compare) or when the probe failed: then every
- * case finds out in its own process, as without a plan.
+ * by one probe process through a shared mapping, kept in the runner's heap (a mapping held
+ * for the run would be one more for every case's fork to copy). NULL when no selected backend
+ * can (no probe then), when it is off (FORKPIN_SKIP_PLAN=0: every case forks, to compare) or
+ * when the probe failed: then every case finds out in its own process, as without a plan.
  */
 static struct skip_plan *plan_make(const struct fp_case *cases, size_t n, double timeout_s)
 {
 	const char *off = getenv("FORKPIN_SKIP_PLAN");
-	struct plan_row *rows;
-	struct skip_plan *p;
-	size_t i, nrows = 0, size;
+	struct skip_plan *p, *shared;
 	pid_t pid;
 
-	if (off && !strcmp(off, "0"))
+	if ((off && !strcmp(off, "0")) || !(p = plan_rows(cases, n)))
 		return NULL;
-	for (i = 0; i < n; i++)
-		nrows += plannable(cases[i].be) ? 2 : 0; /* at most: its backend, its memory type */
-	if (!nrows)
+	shared = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED) {
+		free(p);
 		return NULL;
-	size = sizeof(*p) + nrows * sizeof(p->rows[0]);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	p->size = size;
-	rows = p->rows;
-	for (i = 0; i < n; i++)
-		if (plannable(cases[i].be))
-			plan_add(rows, &p->nbe, nrows, cases[i].be);
-	for (i = 0; i < n; i++)
-		if (plannable(cases[i].be))
-			plan_add(rows + p->nbe, &p->nmt, nrows - p->nbe, cases[i].mt);
+	}
+	memcpy(shared, p, p->size);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0)
-		probe_process(p, cases, n);
-	if (pid < 0 || !probe_wait(pid, p, timeout_s)) {
-		munmap(p, size);
+		probe_process(shared, cases, n);
+	if (pid > 0 && probe_wait(pid, shared, timeout_s))
+		memcpy(p, shared, p->size);
+	else
+		p->done = false;
+	munmap(shared, p->size);
+	if (!p->done) {
+		free(p);
 		return NULL;
 	}
 	return p;
@@ -320,8 +340,7 @@ static struct skip_plan *plan_make(const struct fp_case *cases, size_t n, double
 
 static void plan_free(struct skip_plan *p)
 {
-	if (p)
-		munmap(p, p->size);
+	free(p);
 }
 
 /* The outcome case @c's process would have sent, when the plan knows it: open's SKIP, or its
