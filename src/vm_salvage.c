@@ -217,8 +217,9 @@ static int write_reports(struct stream *st, const char *json, const char *junit,
 		if (!paths[k])
 			continue;
 		rep[k] = k ? fp_junit_reporter(paths[k]) : fp_json_reporter(paths[k]);
-		if (!rep[k] || (e = rep[k]->begin(rep[k]->state, st->n, &st->env))) {
-			err = err ? err : rep[k] ? e : -errno;
+		e = rep[k] ? rep[k]->begin(rep[k]->state, st->n, &st->env) : -errno;
+		if (e) {
+			err = err ? err : e;
 			continue;
 		}
 		for (i = 0; i < st->n; i++)
