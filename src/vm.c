@@ -164,8 +164,9 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
 	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
 	    "RUN ARGUMENTS: `forkpin run --help`. Exit: the guest run's; 2 bad usage or a "
-	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (the "
-	    "previous reports are kept).\n");
+	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (both: "
+	    "the cases done are the\nreports, marked incomplete; none done: the previous "
+	    "reports are kept).\n");
 	exit(FP_EXIT_OK);
 }
 
@@ -427,6 +428,9 @@ int fp_cmd_vm(int argc, char **argv)
 	cmd[n++] = vm_script();
 	load_vm_options(&a, cmd[0]);
 	split_args(&a, argc, argv);
+	if (a.json && a.junit && fp_report_paths_clash(a.json, a.junit))
+		usage_error("--json and --junit both name %s: give each report its own file",
+			    a.junit);
 	fp_require_writable(WHO, "--json", a.json);
 	fp_require_writable(WHO, "--junit", a.junit);
 	vm_catch_signals();

@@ -163,6 +163,9 @@ sys.exit(not (r["complete"] is False and r["interrupted"] == "SIGTERM" and len(r
               and r["stopped"] == "interrupted by SIGTERM during iouring/anon/parent-writes"
               and r["totals"]["exit_code"] == 143))' "$tmp/s.json"
 ok $? "its report holds the case done, marked interrupted by SIGTERM during the one running"
+expect_exit 2 "--json and --junit naming one file" -- "$fp" vm --json "$tmp/same" \
+	--junit "$tmp/./same" -b iouring
+ok "$([ ! -e "$tmp/same" ] && echo 0 || echo 1)" "and nothing was written"
 expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
 ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
 
