@@ -346,6 +346,16 @@ static void salvage(const char *dir, const struct vm_args *a, int signo)
 			a->junit ? a->junit : "", a->json && a->junit ? "" : "s");
 }
 
+/* JSON.partial beside --json is an earlier run's (forkpin vm writes incomplete reports as
+ * JSON itself): like `forkpin run`, remove it so it is not read as this run's. */
+static void remove_stale_stream(const char *json)
+{
+	char path[PATH_MAX];
+
+	if (json && (size_t)snprintf(path, sizeof(path), "%s.partial", json) < sizeof(path))
+		unlink(path);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
@@ -433,6 +443,7 @@ int fp_cmd_vm(int argc, char **argv)
 			    a.junit);
 	fp_require_writable(WHO, "--json", a.json);
 	fp_require_writable(WHO, "--junit", a.junit);
+	remove_stale_stream(a.json);
 	vm_catch_signals();
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))

@@ -51,11 +51,13 @@ done
 STUB
 chmod +x "$tmp/run-report"
 echo previous >"$tmp/j.json"
+echo stale >"$tmp/j.json.partial"
 FORKPIN_VM_RUN=$tmp/run-report "$fp" vm --json="$tmp/j.json" -b iouring
 ok $? "forkpin vm --json=FILE runs"
 ok "$(grep -q 'the guest' "$tmp/j.json" && echo 0 || echo 1)" "--json=FILE receives the guest's report"
 ok "$(grep -q -- '--json=' "$tmp/args" && echo 1 || echo 0)" "--json=FILE does not reach the guest's run"
-ok "$([ ! -e "$tmp/j.json.tmp" ] && echo 0 || echo 1)" "no temp file is left beside it"
+ok "$([ ! -e "$tmp/j.json.tmp" ] && [ ! -e "$tmp/j.json.partial" ] && echo 0 || echo 1)" \
+	"no temp file is left beside it, and an earlier run's stream is gone"
 # case_line ID: one case object as the guest's run streams it.
 case_line() {
 	local id=$1 rest=${1#*/}
