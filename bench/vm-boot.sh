@@ -12,7 +12,8 @@
 # booted with no_timer_check (the fix for the TCG timer-check panic), bounded by --timeout
 # (default 180 s here). --load K runs K CPU-bound loops beside the boots (the panic came on
 # a loaded host). One line per boot, then per kernel: boots, finished, panics (timer-check
-# panics among them), hangs, other failures. Exit 0 when every boot finished.
+# panics among them), hangs, other failures; a failed boot's whole console is kept beside
+# its log (--log DIR, BOOT.console). Exit 0 when every boot finished.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -51,6 +52,16 @@ classify() {
 	else
 		echo "other-$1"
 	fi
+}
+
+# keep_console RC NAME: the whole guest console of a boot that failed goes to NAME.console
+# (stderr has only its last 20 lines); setup/vm/run's kept directory is removed.
+keep_console() {
+	local dir
+	dir=$(sed -n 's/^vm: kept //p' "$2.err" | tail -n 1)
+	[ -n "$dir" ] && [ -d "$dir" ] || return 0
+	[ "$1" = 0 ] || tr -d '\r' <"$dir/console.log" >"$2.console"
+	rm -rf "$dir"
 }
 
 count_boots() {
@@ -93,10 +104,11 @@ count_boots() {
 		read -ra kargs <<<"$(kernel_args "$k")"
 		name=$log/boot-$((i + 1))-$k
 		t0=$(now)
-		"$top/setup/vm/run" --timeout "$timeout" "${kargs[@]}" "$@" -- \
+		"$top/setup/vm/run" --keep --timeout "$timeout" "${kargs[@]}" "$@" -- \
 			grep -qw no_timer_check /proc/cmdline >"$name.out" 2>"$name.err"
 		rc=$?
 		what=$(classify "$rc" "$name.err")
+		keep_console "$rc" "$name"
 		printf '%-5s | %-8s | %-12s | %-8s | %s\n' $((i + 1)) "$k" "$what" \
 			"$(sub "$(now)" "$t0")" "$(cut -d' ' -f1 /proc/loadavg)"
 		total[$k]=$((${total[$k]:-0} + 1))
