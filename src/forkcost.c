@@ -678,6 +678,20 @@ static bool pins(const struct fp_backend *be)
 	return (be->caps & FP_CAP_PINS) && !be->control;
 }
 
+/* Two outputs naming one file: the one written last would silently replace the other. */
+static void refuse_same_file(const struct fc_opts *opt)
+{
+	const char *paths[] = {opt->csv_path, opt->json_path, opt->plot_path};
+	static const char *const names[] = {"--csv", "--json", "--plot"};
+	size_t i, j;
+
+	for (i = 0; i < FP_ARRAY_SIZE(paths); i++)
+		for (j = i + 1; j < FP_ARRAY_SIZE(paths); j++)
+			if (paths[i] && paths[j] && fp_report_paths_clash(paths[i], paths[j]))
+				usage_error("%s and %s both name %s: give each output its own file",
+					    names[i], names[j], paths[j]);
+}
+
 /* The names and paths given: every mode and backend known and fit, the files writable. */
 static void check_forkcost_args(struct fc_opts *opt)
 {
@@ -707,6 +721,7 @@ static void check_forkcost_args(struct fc_opts *opt)
 	/* the largest size is mapped and, pinned, copied once more for the child at fork */
 	fp_check_memory(WHO, 2ull * opt->max_size, "--max-size: the buffer and the child's copy",
 			"give a smaller --max-size");
+	refuse_same_file(opt);
 	fp_require_writable(WHO, "--csv", opt->csv_path);
 	fp_require_writable(WHO, "--json", opt->json_path);
 }

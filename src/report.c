@@ -115,6 +115,10 @@ const char *fp_result_explain(const struct fp_result *r, char *buf, size_t size)
 	const struct fp_outcome *o = &r->outcome;
 	const char *sep = o->note[0] ? " [" : "", *end = o->note[0] ? "]" : "";
 
+	if (r->explanation) {
+		snprintf(buf, size, "%s", r->explanation);
+		return buf;
+	}
 	switch (r->verdict) {
 	case FP_VERDICT_PASS:
 		snprintf(buf, size, "%s", o->note);

@@ -34,6 +34,9 @@ struct fp_result {
 	const char *site_reason;   /* the site's known-failures file accepts this failure */
 	double duration_s;
 	bool cut_short; /* a stop signal killed the case before it finished: no verdict */
+	/* The explanation a report already recorded (a result read back from a run's stream,
+	 * whose known issue is only in that text); NULL: fp_result_explain() composes it. */
+	const char *explanation;
 };
 
 /* Exit status of every subcommand, kselftest style. */

@@ -12,6 +12,7 @@
 #include "report_file.h"
 #include "subcommands.h"
 #include "util.h"
+#include "vm_salvage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,8 +164,9 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
 	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
 	    "RUN ARGUMENTS: `forkpin run --help`. Exit: the guest run's; 2 bad usage or a "
-	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (the "
-	    "previous reports are kept).\n");
+	    "missing host piece,\n3 the guest did not finish, 128 + N stopped by signal N (both: "
+	    "the cases done are the\nreports, marked incomplete; none done: the previous "
+	    "reports are kept).\n");
 	exit(FP_EXIT_OK);
 }
 
@@ -275,75 +277,83 @@ static void bring_back(const char *dir, const char *name, const char *dest, int 
 	}
 }
 
-/* The cases a stream names as running and has no result line for (with --jobs, several). */
-struct running_set {
-	char ids[64][128];
-	size_t n;
-};
-
-/* A running line adds its case; a case line (its "id") removes it: cases end in any order. */
-static void track_running(struct running_set *r, const char *line)
+/* Why the guest did not finish, as setup/vm/run said it (its vm-reason file in --out). */
+static void guest_reason(const char *dir, char *why, size_t size)
 {
-	const char *id = strstr(line, "{\"running\": \"");
-	char name[128];
-	size_t i;
+	char path[PATH_MAX], line[160] = "";
+	FILE *f;
 
-	if (id == line) {
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(id + 13, "\""), id + 13);
-		if (r->n < FP_ARRAY_SIZE(r->ids))
-			snprintf(r->ids[r->n++], sizeof(r->ids[0]), "%s", name);
-		return;
+	snprintf(path, sizeof(path), "%s/vm-reason", dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(line, sizeof(line), f))
+			line[strcspn(line, "\n")] = '\0';
+		fclose(f);
 	}
-	id = strstr(line, "{\"id\": \"");
-	if (id != line || !strstr(line, "\"result\": "))
-		return;
-	snprintf(name, sizeof(name), "%.*s", (int)strcspn(id + 8, "\""), id + 8);
-	for (i = 0; i < r->n; i++)
-		if (!strcmp(r->ids[i], name)) {
-			memmove(r->ids[i], r->ids[i + 1], (r->n - i - 1) * sizeof(r->ids[0]));
-			r->n--;
-			break;
-		}
+	snprintf(why, size, "%s",
+		 line[0] ? line : "the guest did not finish (hung, panicked or timed out)");
+}
+
+/* Whether the guest's run wrote its reports in full (its stream is then removed). */
+static bool run_finished(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/forkpin.json.partial", dir);
+	if (!access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "%s/forkpin.json", dir);
+	return !access(path, F_OK);
 }
 
 /*
- * The guest did not finish (hung, panicked, timed out): what its run streamed to
- * forkpin.json.partial as cases finished is all there is. Say how many cases finished and
- * which ones were running, and keep the stream as JSON.partial (never as a report that reads
- * complete).
+ * The guest's run did not finish (a stop signal, a hang, a panic, the VM timeout): what it
+ * streamed to forkpin.json.partial as cases ended becomes the --json/--junit reports, marked
+ * incomplete with the reason and the cases that were running, and TAP ends with Bail out!.
+ * @signo: the stop signal, 0 when the guest stopped by itself. Before any case started
+ * there is nothing to report: the previous reports stay.
  */
-static void salvage_partial(const char *dir, const char *json)
+static void salvage(const char *dir, const struct vm_args *a, int signo)
 {
-	char from[PATH_MAX], dest[PATH_MAX], line[4096];
-	struct running_set running = {0};
-	size_t done = 0, i;
-	FILE *f;
+	char partial[PATH_MAX], why[192], sig[32];
+	struct fp_salvage s;
+	int err;
 
-	snprintf(from, sizeof(from), "%s/forkpin.json.partial", dir);
-	f = fopen(from, "re");
-	if (!f) {
-		fprintf(stderr, "forkpin vm: the guest did not finish and streamed no results\n");
+	snprintf(partial, sizeof(partial), "%s/forkpin.json.partial", dir);
+	if (signo)
+		snprintf(why, sizeof(why), "interrupted by %s",
+			 fp_signal_name(signo, sig, sizeof(sig)));
+	else
+		guest_reason(dir, why, sizeof(why));
+	err = fp_salvage_reports(partial, a->json, a->junit, signo, why, &s);
+	if (err == -ENOENT || err == -EINVAL) {
+		fprintf(stderr,
+			"forkpin vm: %s before its first case: no report written (previous ones "
+			"are kept)\n",
+			why);
 		return;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		done += strstr(line, "\"result\": ") != NULL;
-		track_running(&running, line);
-	}
-	fclose(f);
-	fprintf(stderr, "forkpin vm: the guest did not finish: %zu case(s) finished", done);
-	if (running.n == 1)
-		fprintf(stderr, "; it hung or crashed in %s (the case that was running)",
-			running.ids[0]);
-	for (i = 0; running.n > 1 && i < running.n; i++)
-		fprintf(
-		    stderr, "%s%s",
-		    i ? ", " : "; it hung or crashed with these cases running: ", running.ids[i]);
-	fputc('\n', stderr);
-	if (!json)
-		return;
-	snprintf(dest, sizeof(dest), "%s.partial", json);
-	if (!copy_file(from, dest))
-		fprintf(stderr, "forkpin vm: the finished cases are in %s (JSON lines)\n", dest);
+	printf("Bail out! %s\n", s.stopped);
+	fflush(stdout);
+	fprintf(stderr, "forkpin vm: %s: %zu of %zu cases finished%s%s\n", why, s.done, s.planned,
+		s.running[0] ? "; running: " : "", s.running);
+	if (err)
+		fprintf(stderr, "forkpin vm: the incomplete reports could not be written: %s\n",
+			strerror(-err));
+	else if (a->json || a->junit)
+		fprintf(stderr, "forkpin vm: %s%s%s hold%s the cases done, marked incomplete\n",
+			a->json ? a->json : "", a->json && a->junit ? " and " : "",
+			a->junit ? a->junit : "", a->json && a->junit ? "" : "s");
+}
+
+/* JSON.partial beside --json is an earlier run's (forkpin vm writes incomplete reports as
+ * JSON itself): like `forkpin run`, remove it so it is not read as this run's. */
+static void remove_stale_stream(const char *json)
+{
+	char path[PATH_MAX];
+
+	if (json && (size_t)snprintf(path, sizeof(path), "%s.partial", json) < sizeof(path))
+		unlink(path);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -409,15 +419,7 @@ static void vm_child_started(pid_t pid)
 /* The exit status for @status: 128 + the stop signal when there was one. */
 static int vm_stop_exit(int status)
 {
-	char buf[32];
-
-	if (!vm_stop_sig)
-		return status;
-	fprintf(stderr,
-		"forkpin vm: interrupted by %s: the guest run is incomplete; no report was "
-		"written (previous ones are kept)\n",
-		fp_signal_name(vm_stop_sig, buf, sizeof(buf)));
-	return FP_EXIT_SIGNAL_BASE + vm_stop_sig;
+	return vm_stop_sig ? FP_EXIT_SIGNAL_BASE + vm_stop_sig : status;
 }
 
 int fp_cmd_vm(int argc, char **argv)
@@ -436,8 +438,12 @@ int fp_cmd_vm(int argc, char **argv)
 	cmd[n++] = vm_script();
 	load_vm_options(&a, cmd[0]);
 	split_args(&a, argc, argv);
+	if (a.json && a.junit && fp_report_paths_clash(a.json, a.junit))
+		usage_error("--json and --junit both name %s: give each report its own file",
+			    a.junit);
 	fp_require_writable(WHO, "--json", a.json);
 	fp_require_writable(WHO, "--junit", a.junit);
+	remove_stale_stream(a.json);
 	vm_catch_signals();
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len <= 0 || !mkdtemp(outdir))
@@ -469,16 +475,12 @@ int fp_cmd_vm(int argc, char **argv)
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	status = pid < 0 ? 2 : WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-	if (vm_stop_sig) {
-		remove_outdir(outdir);
-		return vm_stop_exit(status);
-	}
-	if (!a.kernels && status != 2 && status != 3) {
+	if (!a.kernels && status != 2 && (vm_stop_sig || status == 3) && !run_finished(outdir)) {
+		salvage(outdir, &a, vm_stop_sig);
+	} else if (!a.kernels && status != 2 && status != 3) {
 		bring_back(outdir, "forkpin.json", a.json, &status);
 		bring_back(outdir, "forkpin.junit.xml", a.junit, &status);
-	} else if (!a.kernels && status == 3) {
-		salvage_partial(outdir, a.json);
 	}
 	remove_outdir(outdir);
-	return status;
+	return vm_stop_exit(status);
 }

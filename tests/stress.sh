@@ -65,6 +65,9 @@ fi
 # forkcost: the table, CSV and JSON shapes on tiny sizes (no timing assertions).
 expect_exit 2 "forkcost: bad plot file type" -- "$fp" forkcost --plot "$tmp/p.txt"
 expect_exit 2 "forkcost: unknown mode" -- "$fp" forkcost --mode frob
+expect_exit 2 "forkcost: --json and --csv naming one file" -- "$fp" forkcost --json "$tmp/same" \
+	--csv "$tmp/./same"
+ok "$([ ! -e "$tmp/same" ] && echo 0 || echo 1)" "forkcost: and nothing was written"
 "$fp" forkcost --min-size 1M --max-size 2M --repeat 1 --csv "$tmp/f.csv" \
 	--json "$tmp/f.json" --plot "$tmp/f.svg" >"$tmp/f.out" 2>&1
 rc=$?

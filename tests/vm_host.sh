@@ -51,37 +51,62 @@ done
 STUB
 chmod +x "$tmp/run-report"
 echo previous >"$tmp/j.json"
+echo stale >"$tmp/j.json.partial"
 FORKPIN_VM_RUN=$tmp/run-report "$fp" vm --json="$tmp/j.json" -b iouring
 ok $? "forkpin vm --json=FILE runs"
 ok "$(grep -q 'the guest' "$tmp/j.json" && echo 0 || echo 1)" "--json=FILE receives the guest's report"
 ok "$(grep -q -- '--json=' "$tmp/args" && echo 1 || echo 0)" "--json=FILE does not reach the guest's run"
-ok "$([ ! -e "$tmp/j.json.tmp" ] && echo 0 || echo 1)" "no temp file is left beside it"
-# A guest that hangs: setup/vm/run exits 3; the cases its run streamed come back as
-# FILE.partial and the case that was running is named.
+ok "$([ ! -e "$tmp/j.json.tmp" ] && [ ! -e "$tmp/j.json.partial" ] && echo 0 || echo 1)" \
+	"no temp file is left beside it, and an earlier run's stream is gone"
+# case_line ID: one case object as the guest's run streams it.
+case_line() {
+	local id=$1 rest=${1#*/}
+	printf '{"id": "%s", "backend": "%s", "memtype": "%s", "scenario": "%s", "control": false, "result": "pass", "status": "pass", "diagnosis": "", "note": "", "explanation": "", "pages_checked": 1, "duration_s": 0.1}' \
+		"$id" "${id%%/*}" "${rest%%/*}" "${id##*/}"
+}
+header='{"forkpin": "x", "partial": true, "cases_planned": 3, "env": {"node.hostname": "guest"}}'
+# A guest that hangs: setup/vm/run exits 3 and leaves its reason; the cases the guest's run
+# streamed come back as reports marked incomplete that name the case that was running.
 cat >"$tmp/run-hang" <<STUB
 #!/bin/bash
 [ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
 while [ \$# -gt 0 ]; do
 	if [ "\$1" = --out ]; then
-		printf '%s\n' '{"forkpin": "x", "partial": true, "cases_planned": 3, "env": {}}' \
-			'{"running": "iouring/anon/child-writes"}' \
-			'{"id": "iouring/anon/child-writes", "result": "pass"}' \
+		printf '%s\n' '$header' '{"running": "iouring/anon/child-writes"}' \
+			'$(case_line iouring/anon/child-writes)' \
 			'{"running": "verbs/anon/parent-writes"}' >"\$2/forkpin.json.partial"
+		echo "guest kernel panicked: Kernel panic - not syncing: soft lockup" >"\$2/vm-reason"
 	fi
 	shift
 done
 exit 3
 STUB
 chmod +x "$tmp/run-hang"
-rm -f "$tmp/h.json"
-FORKPIN_VM_RUN=$tmp/run-hang "$fp" vm --json "$tmp/h.json" -b iouring,verbs -m anon >/dev/null 2>"$tmp/hang.err"
+echo previous >"$tmp/h.json"
+FORKPIN_VM_RUN=$tmp/run-hang "$fp" vm --json "$tmp/h.json" --junit "$tmp/h.xml" -b iouring,verbs \
+	-m anon >"$tmp/hang.out" 2>"$tmp/hang.err"
 rc=$?
 out=$(cat "$tmp/hang.err")
 ok "$([ $rc = 3 ] && echo 0 || echo 1)" "a guest that did not finish: forkpin vm exits 3 (got $rc)"
-contains "1 case(s) finished; it hung or crashed in verbs/anon/parent-writes" \
+contains "1 of 3 cases finished; running: verbs/anon/parent-writes" \
 	"the hang names the case that was running"
-ok "$([ ! -e "$tmp/h.json" ] && grep -q child-writes "$tmp/h.json.partial" && echo 0 || echo 1)" \
-	"the finished cases come back as FILE.partial, never as FILE"
+python3 - "$tmp/h.json" "$tmp/h.xml" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+r = json.load(open(sys.argv[1]))
+s = ET.parse(sys.argv[2]).getroot().find("testsuite")
+want = "guest kernel panicked: Kernel panic - not syncing: soft lockup during verbs/anon/parent-writes"
+good = (r["complete"] is False and r["interrupted"] == want and r["stopped"] == want
+        and [c["id"] for c in r["cases"]] == ["iouring/anon/child-writes"]
+        and r["env"] == {"node.hostname": "guest"} and s.get("tests") == "2"
+        and s.find("testcase[@name='complete']/error").get("type") == "incomplete")
+if not good:
+    print("# " + json.dumps(r)[:400])
+sys.exit(0 if good else 1)
+PY
+ok $? "the finished cases come back as FILE and JUnit, marked incomplete with the reason"
+out=$(cat "$tmp/hang.out")
+contains "Bail out! guest kernel panicked: Kernel panic - not syncing: soft lockup during verbs/anon/parent-writes" \
+	"TAP ends with Bail out! naming the reason and the case"
 # With --jobs several cases run at once and end in any order: the hang names those without
 # a result line.
 cat >"$tmp/run-hang-jobs" <<STUB
@@ -89,13 +114,13 @@ cat >"$tmp/run-hang-jobs" <<STUB
 [ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
 while [ \$# -gt 0 ]; do
 	if [ "\$1" = --out ]; then
-		printf '%s\n' '{"forkpin": "x", "partial": true, "cases_planned": 4, "env": {}}' \
+		printf '%s\n' '${header/: 3,/: 4,}' \
 			'{"running": "iouring/anon/child-writes"}' \
 			'{"running": "verbs/anon/parent-writes"}' \
 			'{"running": "vfio/anon/child-writes"}' \
-			'{"id": "iouring/anon/child-writes", "result": "pass"}' \
+			'$(case_line iouring/anon/child-writes)' \
 			'{"running": "vfio/anon/parent-writes"}' \
-			'{"id": "vfio/anon/child-writes", "result": "pass"}' >"\$2/forkpin.json.partial"
+			'$(case_line vfio/anon/child-writes)' >"\$2/forkpin.json.partial"
 	fi
 	shift
 done
@@ -104,8 +129,45 @@ STUB
 chmod +x "$tmp/run-hang-jobs"
 FORKPIN_VM_RUN=$tmp/run-hang-jobs "$fp" vm -j 3 -b iouring,verbs -m anon >/dev/null 2>"$tmp/hang.err"
 out=$(cat "$tmp/hang.err")
-contains "2 case(s) finished; it hung or crashed with these cases running: verbs/anon/parent-writes, vfio/anon/parent-writes" \
+contains "2 of 4 cases finished; running: verbs/anon/parent-writes, vfio/anon/parent-writes" \
 	"with several cases running the hang names each that did not finish"
+# A stop signal while the guest runs: setup/vm/run exits 128 + N with what the guest
+# streamed; forkpin vm writes it as reports marked interrupted and exits 128 + N.
+cat >"$tmp/run-stop" <<STUB
+#!/bin/bash
+[ "\$1" = --list-options ] && exec "$here/../setup/vm/run" --list-options
+trap 'exit 143' TERM
+while [ \$# -gt 0 ]; do
+	if [ "\$1" = --out ]; then
+		printf '%s\n' '$header' '{"running": "iouring/anon/child-writes"}' \
+			'$(case_line iouring/anon/child-writes)' \
+			'{"running": "iouring/anon/parent-writes"}' >"\$2/forkpin.json.partial"
+	fi
+	shift
+done
+touch "$tmp/stop-ready"
+sleep 30 &
+wait
+STUB
+chmod +x "$tmp/run-stop"
+echo previous >"$tmp/s.json"
+FORKPIN_VM_RUN=$tmp/run-stop "$fp" vm --json "$tmp/s.json" -b iouring -m anon >/dev/null 2>"$tmp/stop.err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$tmp/stop-ready" ] && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+ok "$([ $rc = 143 ] && echo 0 || echo 1)" "SIGTERM while the guest runs: forkpin vm exits 143 (got $rc)"
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(not (r["complete"] is False and r["interrupted"] == "SIGTERM" and len(r["cases"]) == 1
+              and r["stopped"] == "interrupted by SIGTERM during iouring/anon/parent-writes"
+              and r["totals"]["exit_code"] == 143))' "$tmp/s.json"
+ok $? "its report holds the case done, marked interrupted by SIGTERM during the one running"
+expect_exit 2 "--json and --junit naming one file" -- "$fp" vm --json "$tmp/same" \
+	--junit "$tmp/./same" -b iouring
+ok "$([ ! -e "$tmp/same" ] && echo 0 || echo 1)" "and nothing was written"
 expect_exit 2 "--compare needs --kernels" -- "$fp" vm --compare "$tmp/c.tsv" x
 ok $([ ! -e "$tmp/c.tsv" ] && echo 0 || echo 1) "and nothing was written"
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Signals to `forkpin vm` while its guest runs: SIGINT, SIGTERM and SIGHUP sent to forkpin vm
 alone (as a batch system stops a job's main process, not a terminal's whole group) end it
-with 128 + the signal, no report written over the previous one, and neither QEMU nor
-setup/vm/run nor their temporary directories left. SIGKILL (nothing can be caught) still
-takes QEMU down: setup/vm/run follows its parent (PR_SET_PDEATHSIG).
+with 128 + the signal, and neither QEMU nor setup/vm/run nor their temporary directories
+left. While the guest boots no case has run: no report is written over the previous one.
+Once cases have run (SIGTERM mid-run), the cases the guest streamed come back as reports
+marked incomplete that name the case running, and TAP ends with Bail out!. A guest that
+does not finish (the VM timeout fires mid-run, as for a hung guest) brings its cases back
+the same way and exits 3. SIGKILL (nothing can be caught) still takes QEMU down:
+setup/vm/run follows its parent (PR_SET_PDEATHSIG).
 
 usage: vm_signals.py FORKPIN   (suite vm: it boots the test VM, briefly). Prints TAP.
 """
@@ -17,7 +21,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultlib import done, leftovers, load_json, marked_env, ok  # noqa: E402
+from faultlib import (done, incomplete_reports_ok, leftovers, load_json,  # noqa: E402
+                      load_junit, marked_env, ok)
 
 FORKPIN = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="forkpin-fault-vm-")
@@ -101,6 +106,70 @@ def stopped(sig):
     ok(len(dirs) == 2 and not left, f"{name}: both temporary directories removed {left}")
 
 
+def stream_cases(dirs):
+    """Case lines in the stream the guest writes to setup/vm/run's share."""
+    n = 0
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "share/out/forkpin.json.partial")) as f:
+                n += sum('"result": ' in line for line in f)
+        except OSError:
+            pass
+    return n
+
+
+def incomplete_run(tag, args, why, sig=None):
+    """forkpin vm on the whole vfio row (minutes under TCG), stopped after a few cases by
+    @sig, or by its own --vm-timeout: the cases done come back, marked incomplete."""
+    j, x = os.path.join(TMP, tag + ".json"), os.path.join(TMP, tag + ".xml")
+    for path in (j, x):
+        with open(path, "w") as f:
+            f.write("previous\n")
+    p = subprocess.Popen([FORKPIN, "vm", *args, "-b", "vfio", "--json", j, "--junit", x],
+                         env=marked_env(tag), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dirs, seen, end = set(), 0, time.monotonic() + 400
+    while sig and time.monotonic() < end and p.poll() is None and seen < 3:
+        dirs |= temp_dirs(tag)
+        seen = stream_cases(dirs)
+        time.sleep(0.5)
+    if sig:
+        p.send_signal(sig)
+    try:
+        out, err = p.communicate(timeout=90 if sig else 600)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    out, err = out.decode(errors="replace"), err.decode(errors="replace")
+    want = 128 + sig if sig else 3
+    ok(p.returncode == want, f"{tag}: exit {want} ({p.returncode}) after {seen} cases seen",
+       err[-600:])
+    rep, suite = load_json(j), load_junit(x)
+    if sig:
+        good, detail, n = incomplete_reports_ok(j, x, signal.Signals(sig).name)
+    else:  # no signal: "interrupted" is the reason, the JUnit error's type "incomplete"
+        errors = [] if isinstance(suite, str) else [
+            e for t in suite.findall("testcase") if t.get("classname") == "forkpin.run"
+            for e in t.findall("error")]
+        good = (isinstance(rep, dict) and rep.get("complete") is False and
+                rep.get("interrupted", "").startswith(why) and rep["totals"]["exit_code"] != 0
+                and [e.get("type") for e in errors] == ["incomplete"])
+        detail, n = (rep, 0) if isinstance(rep, str) else (rep.get("interrupted"),
+                                                           len(rep.get("cases", [])))
+    ok(good and n >= max(seen, 1), f"{tag}: JSON and JUnit incomplete, with {n} cases done",
+       detail)
+    stopped = rep.get("stopped", "") if isinstance(rep, dict) else ""
+    ok(re.search(r" during \S+/\S+/\S+", stopped) and
+       (sig or stopped.startswith(why)),
+       f"{tag}: the report says why and names the case running: {stopped}")
+    cases = rep.get("cases", []) if isinstance(rep, dict) else []
+    ok(not isinstance(suite, str) and suite.get("tests") == str(len(cases) + 1) and
+       all(c.get("id") and c.get("result") for c in cases),
+       f"{tag}: every case whole, the JUnit suite has them and the error")
+    ok(f"Bail out! {stopped}" in out, f"{tag}: TAP ends with Bail out!", out[-300:])
+    time.sleep(0.5)
+    ok(not leftovers(tag), f"{tag}: no QEMU, setup/vm/run or forkpin left {leftovers(tag)}")
+
+
 def killed():
     tag = "vm-SIGKILL"
     p, dirs = start_guest(tag, os.path.join(TMP, "kill.json"))
@@ -128,6 +197,9 @@ if not shutil.which("qemu-system-x86_64"):
 stopped(signal.SIGINT)
 stopped(signal.SIGTERM)
 stopped(signal.SIGHUP)
+incomplete_run("vm-SIGTERM-mid-run", ["--vm-timeout", "600"], None, signal.SIGTERM)
+incomplete_run("vm-timeout-mid-run", ["--vm-timeout", "150"],
+               "guest did not finish within 150 s")
 killed()
 shutil.rmtree(TMP, ignore_errors=True)
 sys.exit(done())

@@ -7,10 +7,12 @@
  */
 #include "fake_backends.h"
 #include "known_failures.h"
+#include "report.h"
 #include "runner.h"
 #include "summary.h"
 #include "tap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +130,36 @@ static void test_site_accepts_a_real_failure(void)
 	fp_known_failures_free(&kf);
 }
 
+/* The TAP totals of @t, as a string (static). */
+static const char *tap_totals(const struct fp_totals *t)
+{
+	static char buf[1024];
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	struct fp_reporter *r = fp_tap_reporter(f, false);
+
+	memset(buf, 0, sizeof(buf));
+	r->begin(r->state, 0, NULL);
+	r->end(r->state, t);
+	fp_reporter_free(r);
+	fclose(f);
+	return buf;
+}
+
+/* A green exit that shows nothing: all XFAIL, or no negative control ran. */
+static void test_tap_caveats(void)
+{
+	struct fp_totals xfail = {.xfail = 3, .skip = 2};
+	struct fp_totals no_control = {.pass = 4};
+	struct fp_totals good = {.pass = 4, .xfail = 1, .control_detected = 1};
+
+	ok(strstr(tap_totals(&xfail), "all 3 cases that ran are XFAIL") != NULL,
+	   "an all-XFAIL run says so");
+	ok(strstr(tap_totals(&no_control), "no negative control ran") != NULL &&
+	       !strstr(tap_totals(&no_control), "XFAIL ("),
+	   "a run without a control says so");
+	ok(!strstr(tap_totals(&good), "# Note"), "a run with a pass and a control has no note");
+}
+
 int main(void)
 {
 	test_skip_reasons_once();
@@ -135,5 +167,6 @@ int main(void)
 	test_hazards();
 	test_known_failures_file();
 	test_site_accepts_a_real_failure();
+	test_tap_caveats();
 	return done_testing();
 }
