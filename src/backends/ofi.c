@@ -176,6 +176,11 @@ static int ofi_load(char *err, size_t size)
  */
 static const char *const ofi_pinning_providers[] = {"verbs", "efa", "psm3", "cxi", "usnic"};
 
+/* The steps of open(), timed for FORKPIN_OFI_STATS. */
+enum ofi_stage { OFI_LOAD, OFI_GETINFO, OFI_PROBE, OFI_DOMAIN, OFI_ENDPOINT, OFI_STAGES };
+static const char *const ofi_stage_names[OFI_STAGES] = {"load", "getinfo", "fork-probe", "domain",
+							"endpoint"};
+
 /* struct ofi_state - one open backend in one case process (dev->priv). */
 struct ofi_state {
 	struct fi_info *info; /* the chosen provider entry (fi_dupinfo) */
@@ -195,6 +200,11 @@ struct ofi_state {
 	void *dst;
 	size_t off, len;
 	struct fi_context2 ctx; /* FI_CONTEXT/FI_CONTEXT2 space for the provider */
+	/* FORKPIN_OFI_STATS: where the case's time went, printed at close */
+	uint64_t stage_ns[OFI_STAGES];
+	uint64_t stage_start;
+	uint64_t first_op_ns, ops_ns; /* post to completion: the first operation, all of them */
+	unsigned ops;
 };
 
 /* struct ofi_reg - one registration (dev->reg). */
@@ -519,12 +529,41 @@ static int ofi_mr_reg(struct fp_dev *dev, void *addr, size_t len, uint64_t acces
 	return 0;
 }
 
+/* FORKPIN_OFI_STATS=1: one line per case process with its open() steps and transfers. */
+static void ofi_print_stats(const struct ofi_state *st)
+{
+	char line[512];
+	size_t used = 0, i;
+
+	if (!getenv("FORKPIN_OFI_STATS"))
+		return;
+	used += (size_t)snprintf(line, sizeof(line), "ofi-stats: case %d:", (int)getpid());
+	for (i = 0; i < OFI_STAGES && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %s %.1f",
+					 ofi_stage_names[i], (double)st->stage_ns[i] / 1e6);
+	if (used < sizeof(line))
+		snprintf(line + used, sizeof(line) - used,
+			 " ms; first transfer %.1f ms, %u transfers %.1f ms\n",
+			 (double)st->first_op_ns / 1e6, st->ops, (double)st->ops_ns / 1e6);
+	fputs(line, stderr);
+}
+
+/* End the timed step @stage of open(): its time since the previous one. */
+static void ofi_stage_done(struct ofi_state *st, enum ofi_stage stage)
+{
+	uint64_t now = fp_now_ns();
+
+	st->stage_ns[stage] = now - st->stage_start;
+	st->stage_start = now;
+}
+
 static void ofi_close(struct fp_dev *dev)
 {
 	struct ofi_state *st = to_ofi_state(dev);
 
 	if (!st)
 		return;
+	ofi_print_stats(st);
 	if (st->staging_mr)
 		fi_close(&st->staging_mr->fid);
 	if (st->ep)
@@ -593,6 +632,7 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc(ofi state): out of memory");
 	dev->priv = st;
+	st->stage_start = fp_now_ns();
 	ofi_case_env();
 	/* check_options found nothing for this row: SKIP before loading libfabric, whose
 	 * load alone costs ~0.2 s (psm's constructors) */
@@ -603,14 +643,17 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	ret = ofi_load(dev->error, sizeof(dev->error));
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_LOAD);
 	ret = ofi_choose(dev, pins, &st->info);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_GETINFO);
 	st->mr_mode = st->info->domain_attr->mr_mode;
 	ofi_shrink_queues(st->info);
 	ret = ofi_probe_fork(dev, st->info);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_PROBE);
 	ret = ofi_open_domain(st->info, &st->fabric, &st->domain, &what);
 	if (ret) {
 		fp_dev_error(dev, -ENODEV, "%s(%s): %s", what, st->info->fabric_attr->prov_name,
@@ -618,9 +661,11 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 		ret = -ENODEV;
 		goto err;
 	}
+	ofi_stage_done(st, OFI_DOMAIN);
 	ret = ofi_open_endpoint(dev, st);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_ENDPOINT);
 	/* shared, so the staging pages never depend on the fork behaviour under test */
 	st->staging_len = OFI_MAX_TRANSFER;
 	st->staging =
@@ -755,6 +800,7 @@ static int ofi_post(struct fp_dev *dev, struct ofi_reg *r, bool read, size_t off
 	st->read = read;
 	st->off = off;
 	st->len = len;
+	st->stage_start = fp_now_ns();
 	for (;;) {
 		ssize_t ret = read ? fi_read(st->ep, st->staging, len, desc, st->self, raddr,
 					     r->key, &st->ctx)
@@ -832,6 +878,9 @@ static int ofi_dma_wait(struct fp_dev *dev, void *reg)
 			    st->info->fabric_attr->prov_name);
 		ofi_backoff(&idle);
 	}
+	if (!st->ops++)
+		st->first_op_ns = fp_now_ns() - st->stage_start;
+	st->ops_ns += fp_now_ns() - st->stage_start;
 	if (st->read && st->dst)
 		memcpy(st->dst, st->staging, st->len);
 	return 0;
