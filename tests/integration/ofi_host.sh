@@ -58,6 +58,13 @@ FORKPIN_OFI_STATS=1 FORKPIN_TEST_MARK=$mark expect_exit 0 \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes,parent-writes,nested
 contains "ofi-stats: zygote ready" "the zygote was used"
 contains "ok 3 ofi-api/anon/nested" "and every case has its result"
+# Whether fork() survives an open domain is probed once per run, not in every case (the
+# emulated aborting provider above shows a failed run probe leaves each case its own).
+contains "fork-probe 0.0 (the run's)" "the cases rely on the run's fork probe"
+FORKPIN_OFI_ZYGOTE=0 FORKPIN_OFI_STATS=1 expect_exit 0 \
+	"without the zygote the cases rely on the run's fork probe too" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
+contains "fork-probe 0.0 (the run's)" "and say so"
 left=$(grep -l "FORKPIN_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" |
 	wc -l)
 ok $([ "$left" -eq 0 ] && echo 0 || echo 1) "no process of the run outlives it ($left left)"
