@@ -205,7 +205,8 @@ struct ofi_state {
 	uint64_t stage_start;
 	uint64_t first_op_ns, ops_ns; /* post to completion: the first operation, all of them */
 	unsigned ops;
-	bool run_probed; /* the run's fork probe stood for the case's (ofi_probed_var) */
+	bool run_probed;    /* the run's fork probe stood for the case's (ofi_probed_var) */
+	uint64_t opened_ns; /* CLOCK_MONOTONIC at open(): the stats say when the case ran */
 };
 
 /* struct ofi_reg - one registration (dev->reg). */
@@ -556,9 +557,11 @@ static void ofi_print_stats(const struct ofi_state *st)
 					 ofi_stage_names[i], (double)st->stage_ns[i] / 1e6,
 					 i == OFI_PROBE && st->run_probed ? " (the run's)" : "");
 	if (used < sizeof(line))
-		snprintf(line + used, sizeof(line) - used,
-			 " ms; first transfer %.1f ms, %u transfers %.1f ms\n",
-			 (double)st->first_op_ns / 1e6, st->ops, (double)st->ops_ns / 1e6);
+		snprintf(
+		    line + used, sizeof(line) - used,
+		    " ms; first transfer %.1f ms, %u transfers %.1f ms; monotonic %.6f to %.6f s\n",
+		    (double)st->first_op_ns / 1e6, st->ops, (double)st->ops_ns / 1e6,
+		    (double)st->opened_ns / 1e9, (double)fp_now_ns() / 1e9);
 	fputs(line, stderr);
 }
 
@@ -646,7 +649,7 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc(ofi state): out of memory");
 	dev->priv = st;
-	st->stage_start = fp_now_ns();
+	st->stage_start = st->opened_ns = fp_now_ns();
 	ofi_case_env();
 	/* check_options found nothing for this row: SKIP before loading libfabric, whose
 	 * load alone costs ~0.2 s (psm's constructors) */
