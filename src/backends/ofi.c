@@ -314,9 +314,9 @@ static const char *ofi_plan_var(bool pins)
 /*
  * The variable that names, for a row, the provider whose fork probe (ofi_probe_fork) passed
  * once for the whole run: whether fork() survives an open domain is the provider's property,
- * not the case's, so its cases skip their own probe (a fork and a second domain open each,
- * ~20 % of a verbs;ofi_rxm case under TCG). Each case still opens its own domain, registers
- * its own memory and forks.
+ * not the case's, so its cases skip their own probe (a fork of a process with libfabric
+ * loaded and a second domain open, in every case). Each case still opens its own domain,
+ * registers its own memory and forks.
  */
 static const char *ofi_probed_var(bool pins)
 {
