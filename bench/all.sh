@@ -3,7 +3,7 @@
 # target, met (yes / no / - where the benchmark has no target).
 #   bench/all.sh [--vm] [--kernel] [--quick] [--build DIR] [--log DIR]
 # By default only the host benchmarks run (~2-4 min on 2 cores). --vm adds those that boot the
-# test VM (setup/vm/run; ~10 min), --kernel those that build kernels (kernel-build.sh, and
+# test VM (setup/vm/run; ~20 min), --kernel those that build kernels (kernel-build.sh, and
 # race.sh, which runs a race mutant in the VM; ~1 h cold). Each benchmark's own output goes to
 # the log directory (default: a temporary one, kept and named at the end). --quick: small sizes
 # and few repetitions (~1 min), to check the benchmarks run, not to quote.
@@ -98,9 +98,14 @@ if [ "$vm" = 1 ]; then
 	run verbs-cases "$top/bench/verbs-cases.sh" --repeat 2
 	v=$(awk '$1 == "default" { print $4; exit }' "$log/verbs-cases.log")
 	row verbs-cases.sh "verbs ${v:-?} cases/s in the VM" "-" -
-	run vfio-cases "$top/bench/vfio-cases.sh"
-	v=$(sed -n 's/^wall *\(.*\)/\1/p' "$log/vfio-cases.log")
-	row vfio-cases.sh "vfio: ${v:-?}" "-" -
+	run vfio-cases "$top/bench/vfio-cases.sh" -j 4
+	v=$(sed -n 's/^--- speed-up *\([0-9.]*\)x.*/\1/p' "$log/vfio-cases.log")
+	s=$(grep -c '^reports  *identical' "$log/vfio-cases.log")
+	row vfio-cases.sh "vfio row -j 4 --edu 4 against -j 1: ${v:-?}x, reports identical: $s" \
+		">= 3x, identical" "$([ "$s" = 1 ] && met "$v" '>=' 3 || echo no)"
+	run vm-run "$top/bench/vm-run.sh"
+	v=$(sed -n 's/^vm-run: \([0-9.]*\) s wall.*/\1/p' "$log/vm-run.log")
+	row vm-run.sh "forkpin vm, whole selection on 6.12: ${v:-?} s" "< 180 s" "$(met "$v" '<=' 180)"
 	run vm-boot "$top/bench/vm-boot.sh" 2
 	v=$(tail -n 1 "$log/vm-boot.log")
 	row vm-boot.sh "last run: ${v:-?}" "-" -

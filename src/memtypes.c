@@ -588,7 +588,24 @@ static void unmap_subpage(struct fp_mem *m)
  * pool, so two cases at once could starve each other into a SKIP or an ENOMEM a serial run
  * never sees. An mTHP size's anon_fault_alloc counts every process's faults: map_mthp()
  * would count another case's folios as its own. */
-static const struct fp_resource hugetlb_2m_pool = {.name = "the 2 MiB hugetlb pool"};
+/*
+ * The 2 MiB pool is shared out in shares of HUGETLB_CASE_PAGES, one case per share, so cases
+ * run side by side only where each can have what it would find alone: a case uses at most its
+ * buffer's page, a file's page and one copy per child alive at once (FP_MAX_CHILDREN), and a
+ * serial run in the test VM had 16. hugetlb-pool-empty takes the whole pool (empties_pool).
+ */
+#define HUGETLB_CASE_PAGES 16
+
+static unsigned hugetlb_2m_shares(void)
+{
+	unsigned long free_pages = fp_hugetlb_free_pages(SZ_2M);
+	unsigned long resv = hugetlb_reserved_pages(SZ_2M);
+
+	return free_pages > resv ? (unsigned)((free_pages - resv) / HUGETLB_CASE_PAGES) : 1;
+}
+
+static const struct fp_resource hugetlb_2m_pool = {.name = "the 2 MiB hugetlb pool",
+						   .units = hugetlb_2m_shares};
 static const struct fp_resource hugetlb_1g_pool = {.name = "the 1 GiB hugetlb pool"};
 static const struct fp_resource mthp_16k_stats = {.name = "the 16 KiB mTHP fault counter"};
 static const struct fp_resource mthp_64k_stats = {.name = "the 64 KiB mTHP fault counter"};

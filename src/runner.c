@@ -588,7 +588,7 @@ static void release(struct flight *f)
 
 	for (k = 0; k < CASE_RESOURCES; k++)
 		if (f->held[k])
-			f->held[k]->busy &= ~(1ull << f->unit[k]);
+			f->held[k]->busy &= f->unit[k] < 0 ? 0 : ~(1ull << f->unit[k]);
 	f->pid = 0;
 }
 
@@ -844,12 +844,17 @@ static bool take_units(struct run *run, size_t i, struct flight *f)
 		u[k] = free_unit(p[k]);
 		if (u[k] < 0)
 			return false;
+		if (k == 1 && run->cases[i].sc->empties_pool) {
+			if (p[k]->busy)
+				return false;
+			u[k] = -1; /* it empties its memory type's pool: all of it, alone */
+		}
 	}
 	for (k = 0; k < CASE_RESOURCES; k++) {
 		f->held[k] = p[k];
 		f->unit[k] = u[k];
 		if (p[k])
-			p[k]->busy |= 1ull << u[k];
+			p[k]->busy |= u[k] < 0 ? ~0ull : 1ull << u[k];
 	}
 	return true;
 }

@@ -642,7 +642,8 @@ const struct fp_scenario fp_scenarios[] = {
      .run = scenario_hugetlb_pool_empty,
      .needs_caps = FP_CAP_PINS | FP_CAP_DMA_TO_HOST,
      .mem_needs = FP_MEM_HUGETLB,
-     .mem_avoid = FP_MEM_SHARED},
+     .mem_avoid = FP_MEM_SHARED,
+     .empties_pool = true},
     /* The hazards (hazards.c): pins that meet COW-shared or write-protected pages. */
     {.name = "pin-after-fork",
      .summary = "register while a child shares the pages (R/W); write, DMA both ways",

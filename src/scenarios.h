@@ -23,6 +23,9 @@ struct fp_scenario {
 	/* non-NULL: a negative control; the case must FAIL its data check, and the text says
 	 * why (a control that passes means forkpin can no longer detect lost DMA) */
 	const char *control;
+	/* takes every unit of its memory type's resource (resource.h), not one: the case empties
+	 * a pool that the cases beside it would draw from */
+	bool empties_pool;
 };
 
 extern const struct fp_scenario fp_scenarios[];

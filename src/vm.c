@@ -32,6 +32,15 @@
 
 #define MAX_ARGS       256
 #define MAX_VM_OPTIONS 32
+/*
+ * Without -j, forkpin vm runs two cases per guest CPU: most VM cases wait rather than compute
+ * (QEMU's edu DMA timer, rxe's loopback), so two per vCPU keep the vCPUs busy (docs/bench.md).
+ * Without --edu, the guest gets an edu device per job (setup/vm/run takes 1-8), so vfio cases
+ * never wait for a device while a job is free.
+ */
+#define VM_JOBS_PER_CPU 2
+#define VM_DEFAULT_CPUS 2
+#define VM_MAX_EDU	8
 
 /* One line of `setup/vm/run --list-options`. */
 struct vm_option {
@@ -160,6 +169,9 @@ static void __attribute__((noreturn)) print_vm_help(const struct vm_args *a)
 	for (i = 0; i < a->nopts; i++)
 		if (!a->opts[i].reserved)
 			printf("  %s%s\n", a->opts[i].ours, a->opts[i].value ? " VALUE" : "");
+	printf("Without -j/--jobs the guest's run takes %d cases per guest CPU (-j 1: one at a "
+	       "time);\nwithout --edu the guest gets one edu device per job (at most %d).\n",
+	       VM_JOBS_PER_CPU, VM_MAX_EDU);
 	printf(
 	    "With --kernels LIST, one run per kernel and a comparison of the verdicts (--compare "
 	    "FILE: as TSV);\n--json/--junit then take one kernel.\n"
@@ -229,6 +241,65 @@ static void split_args(struct vm_args *a, int argc, char **argv)
 	}
 	if (a->kernels && (a->json || a->junit))
 		usage_error("--json/--junit take one kernel (with --kernels, use --compare FILE)");
+}
+
+/* The value given to setup/vm/run's option @name, or NULL. */
+static const char *vm_value(const struct vm_args *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < a->nvm; i++)
+		if (!strcmp(a->vm[i], name))
+			return a->vm[i + 1];
+	return NULL;
+}
+
+/*
+ * The -j/--jobs value among forkpin run's arguments: "" when the option is there with a value
+ * forkpin run will judge, NULL when it is not there.
+ */
+static const char *run_jobs(const struct vm_args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nrun; i++) {
+		const char *arg = a->run[i];
+
+		if (!strcmp(arg, "-j") || !strcmp(arg, "--jobs"))
+			return i + 1 < a->nrun ? a->run[i + 1] : "";
+		if (!strncmp(arg, "--jobs=", 7))
+			return arg + 7;
+		if (!strncmp(arg, "-j", 2))
+			return arg + 2;
+	}
+	return NULL;
+}
+
+/*
+ * The defaults forkpin vm adds when the user did not choose: -j as two cases per guest CPU,
+ * --edu as one device per job. Appends to @cmd/@n (VM options) or fills @jobs_arg (for the
+ * guest's run; empty when the user gave -j).
+ */
+static void vm_defaults(const struct vm_args *a, const char **cmd, size_t *n, char *jobs_arg,
+			size_t size)
+{
+	static char edu_arg[8];
+	const char *cpus = vm_value(a, "--cpus"), *given = run_jobs(a);
+	unsigned long ncpus = cpus ? strtoul(cpus, NULL, 10) : VM_DEFAULT_CPUS;
+	unsigned long jobs = (ncpus ? ncpus : VM_DEFAULT_CPUS) * VM_JOBS_PER_CPU;
+
+	jobs_arg[0] = '\0';
+	if (given)
+		jobs = strtoul(given, NULL, 10); /* forkpin run judges a bad value */
+	else
+		snprintf(jobs_arg, size, "%lu", jobs > VM_MAX_EDU ? VM_MAX_EDU : jobs);
+	if (given && !jobs)
+		return;
+	if (!vm_value(a, "--edu")) {
+		snprintf(edu_arg, sizeof(edu_arg), "%lu", jobs > VM_MAX_EDU ? VM_MAX_EDU : jobs);
+		cmd[(*n)++] = "--edu";
+		cmd[(*n)++] = edu_arg;
+	}
 }
 
 /* Copy a report out of the guest's share like forkpin writes reports: into TO.tmp, renamed
@@ -430,6 +501,7 @@ int fp_cmd_vm(int argc, char **argv)
 	struct vm_args a = {0};
 	char self[PATH_MAX], outdir[] = "/tmp/forkpin-vm-XXXXXX";
 	const char *cmd[MAX_ARGS * 2 + 16];
+	char jobs[16];
 	size_t n = 0, i;
 	ssize_t len;
 	pid_t pid, parent;
@@ -451,6 +523,7 @@ int fp_cmd_vm(int argc, char **argv)
 	self[len] = '\0';
 	for (i = 0; i < a.nvm; i++)
 		cmd[n++] = a.vm[i];
+	vm_defaults(&a, cmd, &n, jobs, sizeof(jobs));
 	cmd[n++] = "--out";
 	cmd[n++] = outdir;
 	cmd[n++] = "--";
@@ -458,6 +531,10 @@ int fp_cmd_vm(int argc, char **argv)
 	cmd[n++] = "-c";
 	cmd[n++] = guest_sh;
 	cmd[n++] = self;
+	if (jobs[0]) {
+		cmd[n++] = "-j";
+		cmd[n++] = jobs;
+	}
 	for (i = 0; i < a.nrun; i++)
 		cmd[n++] = a.run[i];
 	cmd[n] = NULL;

@@ -25,11 +25,11 @@ FORKPIN_VM_RUN=$tmp/run "$fp" vm --vm-mem 2048 --vm-verbose -b iouring --timeout
 ok $? "forkpin vm runs setup/vm/run"
 args=$(tr '\n' ' ' <"$tmp/args")
 case $args in
-"--mem 2048 -v --out "*" -- /bin/sh -c "*" run"*) ok 0 "VM options go first, renamed" ;;
+"--mem 2048 -v --edu 4 --out "*" -- /bin/sh -c "*" run"*) ok 0 "VM options go first, renamed" ;;
 *) ok 1 "VM options go first, renamed: $args" ;;
 esac
 case $args in
-*" -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
+*" -j 4 -b iouring --timeout 3 x/y/z ") ok 0 "forkpin run's arguments go to the guest" ;;
 *) ok 1 "forkpin run's arguments go to the guest: $args" ;;
 esac
 FORKPIN_VM_RUN=$tmp/run "$fp" vm --edu 4 -j 4 -b vfio
@@ -38,6 +38,20 @@ case $args in
 "--edu 4 --out "*" -j 4 -b vfio ") ok 0 "--edu goes to setup/vm/run, -j to the guest's run" ;;
 *) ok 1 "--edu goes to setup/vm/run, -j to the guest's run: $args" ;;
 esac
+# Without -j the guest's run takes two cases per guest CPU, and without --edu the guest gets
+# one edu device per job; a -j of the user's (any spelling) sizes --edu and is not doubled.
+vm_args() {
+	FORKPIN_VM_RUN=$tmp/run "$fp" vm "$@" && tr '\n' ' ' <"$tmp/args" | sed 's|--out [^ ]* -- .*/forkpin |... run |'
+}
+for c in "--vm-cpus 1 -b vfio|--cpus 1 --edu 2 ... run -j 2 -b vfio " \
+	"--vm-cpus 8 -b vfio|--cpus 8 --edu 8 ... run -j 8 -b vfio " \
+	"-j 1 -b vfio|--edu 1 ... run -j 1 -b vfio " \
+	"--jobs=3 -b vfio|--edu 3 ... run --jobs=3 -b vfio " \
+	"-j6 --edu 2 -b vfio|--edu 2 ... run -j6 -b vfio "; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	got=$(vm_args ${c%%|*})
+	ok "$([ "$got" = "${c#*|}" ] && echo 0 || echo 1)" "forkpin vm ${c%%|*}: setup/vm/run gets ${c#*|}(got: $got)"
+done
 # --json=FILE (and --json FILE) name host paths: the guest's report comes back there and the
 # option never reaches the guest's forkpin run.
 cat >"$tmp/run-report" <<STUB

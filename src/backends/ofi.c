@@ -176,6 +176,11 @@ static int ofi_load(char *err, size_t size)
  */
 static const char *const ofi_pinning_providers[] = {"verbs", "efa", "psm3", "cxi", "usnic"};
 
+/* The steps of open(), timed for FORKPIN_OFI_STATS. */
+enum ofi_stage { OFI_LOAD, OFI_GETINFO, OFI_PROBE, OFI_DOMAIN, OFI_ENDPOINT, OFI_STAGES };
+static const char *const ofi_stage_names[OFI_STAGES] = {"load", "getinfo", "fork-probe", "domain",
+							"endpoint"};
+
 /* struct ofi_state - one open backend in one case process (dev->priv). */
 struct ofi_state {
 	struct fi_info *info; /* the chosen provider entry (fi_dupinfo) */
@@ -195,6 +200,13 @@ struct ofi_state {
 	void *dst;
 	size_t off, len;
 	struct fi_context2 ctx; /* FI_CONTEXT/FI_CONTEXT2 space for the provider */
+	/* FORKPIN_OFI_STATS: where the case's time went, printed at close */
+	uint64_t stage_ns[OFI_STAGES];
+	uint64_t stage_start;
+	uint64_t first_op_ns, ops_ns; /* post to completion: the first operation, all of them */
+	unsigned ops;
+	bool run_probed;    /* the run's fork probe stood for the case's (ofi_probed_var) */
+	uint64_t opened_ns; /* CLOCK_MONOTONIC at open(): the stats say when the case ran */
 };
 
 /* struct ofi_reg - one registration (dev->reg). */
@@ -297,6 +309,18 @@ static void ofi_info_names(const struct fi_info *info, char *list, size_t size)
 static const char *ofi_plan_var(bool pins)
 {
 	return pins ? "FORKPIN_OFI_PLAN_SKIP" : "FORKPIN_OFI_API_PLAN_SKIP";
+}
+
+/*
+ * The variable that names, for a row, the provider whose fork probe (ofi_probe_fork) passed
+ * once for the whole run: whether fork() survives an open domain is the provider's property,
+ * not the case's, so its cases skip their own probe (a fork of a process with libfabric
+ * loaded and a second domain open, in every case). Each case still opens its own domain,
+ * registers its own memory and forks.
+ */
+static const char *ofi_probed_var(bool pins)
+{
+	return pins ? "FORKPIN_OFI_FORK_PROBED" : "FORKPIN_OFI_API_FORK_PROBED";
 }
 
 /*
@@ -519,12 +543,44 @@ static int ofi_mr_reg(struct fp_dev *dev, void *addr, size_t len, uint64_t acces
 	return 0;
 }
 
+/* FORKPIN_OFI_STATS=1: one line per case process with its open() steps and transfers. */
+static void ofi_print_stats(const struct ofi_state *st)
+{
+	char line[512];
+	size_t used = 0, i;
+
+	if (!getenv("FORKPIN_OFI_STATS"))
+		return;
+	used += (size_t)snprintf(line, sizeof(line), "ofi-stats: case %d:", (int)getpid());
+	for (i = 0; i < OFI_STAGES && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %s %.1f%s",
+					 ofi_stage_names[i], (double)st->stage_ns[i] / 1e6,
+					 i == OFI_PROBE && st->run_probed ? " (the run's)" : "");
+	if (used < sizeof(line))
+		snprintf(
+		    line + used, sizeof(line) - used,
+		    " ms; first transfer %.1f ms, %u transfers %.1f ms; monotonic %.6f to %.6f s\n",
+		    (double)st->first_op_ns / 1e6, st->ops, (double)st->ops_ns / 1e6,
+		    (double)st->opened_ns / 1e9, (double)fp_now_ns() / 1e9);
+	fputs(line, stderr);
+}
+
+/* End the timed step @stage of open(): its time since the previous one. */
+static void ofi_stage_done(struct ofi_state *st, enum ofi_stage stage)
+{
+	uint64_t now = fp_now_ns();
+
+	st->stage_ns[stage] = now - st->stage_start;
+	st->stage_start = now;
+}
+
 static void ofi_close(struct fp_dev *dev)
 {
 	struct ofi_state *st = to_ofi_state(dev);
 
 	if (!st)
 		return;
+	ofi_print_stats(st);
 	if (st->staging_mr)
 		fi_close(&st->staging_mr->fid);
 	if (st->ep)
@@ -587,12 +643,13 @@ static int ofi_open_endpoint(struct fp_dev *dev, struct ofi_state *st)
 static int ofi_open_common(struct fp_dev *dev, bool pins)
 {
 	struct ofi_state *st = calloc(1, sizeof(*st));
-	const char *what;
+	const char *what, *probed;
 	int ret;
 
 	if (!st)
 		return fp_dev_error(dev, -ENOMEM, "calloc(ofi state): out of memory");
 	dev->priv = st;
+	st->stage_start = st->opened_ns = fp_now_ns();
 	ofi_case_env();
 	/* check_options found nothing for this row: SKIP before loading libfabric, whose
 	 * load alone costs ~0.2 s (psm's constructors) */
@@ -603,14 +660,19 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 	ret = ofi_load(dev->error, sizeof(dev->error));
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_LOAD);
 	ret = ofi_choose(dev, pins, &st->info);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_GETINFO);
 	st->mr_mode = st->info->domain_attr->mr_mode;
 	ofi_shrink_queues(st->info);
-	ret = ofi_probe_fork(dev, st->info);
+	probed = getenv(ofi_probed_var(pins));
+	st->run_probed = probed && !strcmp(probed, st->info->fabric_attr->prov_name);
+	ret = st->run_probed ? 0 : ofi_probe_fork(dev, st->info);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_PROBE);
 	ret = ofi_open_domain(st->info, &st->fabric, &st->domain, &what);
 	if (ret) {
 		fp_dev_error(dev, -ENODEV, "%s(%s): %s", what, st->info->fabric_attr->prov_name,
@@ -618,9 +680,11 @@ static int ofi_open_common(struct fp_dev *dev, bool pins)
 		ret = -ENODEV;
 		goto err;
 	}
+	ofi_stage_done(st, OFI_DOMAIN);
 	ret = ofi_open_endpoint(dev, st);
 	if (ret)
 		goto err;
+	ofi_stage_done(st, OFI_ENDPOINT);
 	/* shared, so the staging pages never depend on the fork behaviour under test */
 	st->staging_len = OFI_MAX_TRANSFER;
 	st->staging =
@@ -755,6 +819,7 @@ static int ofi_post(struct fp_dev *dev, struct ofi_reg *r, bool read, size_t off
 	st->read = read;
 	st->off = off;
 	st->len = len;
+	st->stage_start = fp_now_ns();
 	for (;;) {
 		ssize_t ret = read ? fi_read(st->ep, st->staging, len, desc, st->self, raddr,
 					     r->key, &st->ctx)
@@ -832,6 +897,9 @@ static int ofi_dma_wait(struct fp_dev *dev, void *reg)
 			    st->info->fabric_attr->prov_name);
 		ofi_backoff(&idle);
 	}
+	if (!st->ops++)
+		st->first_op_ns = fp_now_ns() - st->stage_start;
+	st->ops_ns += fp_now_ns() - st->stage_start;
 	if (st->read && st->dst)
 		memcpy(st->dst, st->staging, st->len);
 	return 0;
@@ -884,7 +952,11 @@ static int ofi_in_child(int (*fn)(char *out, size_t size), char *out, size_t siz
 	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* In a query child: "VAR=reason" lines for each row that has no provider here. */
+/*
+ * In a query child (or the zygote): "VAR=reason" lines for each row that has no provider
+ * here, and for each row that has one whose fork probe passes, "VAR=provider". The latter is
+ * also set here, for the case processes the zygote forks.
+ */
 static void ofi_plan_rows(char *out, size_t size)
 {
 	int pins;
@@ -897,6 +969,13 @@ static void ofi_plan_rows(char *out, size_t size)
 
 		memset(&dev, 0, sizeof(dev));
 		if (!ofi_choose(&dev, pins, &info)) {
+			const char *prov = info->fabric_attr->prov_name;
+
+			if (!ofi_probe_fork(&dev, info)) {
+				snprintf(out + used, size - used, "%s=%s\n", ofi_probed_var(pins),
+					 prov);
+				setenv(ofi_probed_var(pins), prov, 1);
+			}
 			ofi_fn.freeinfo(info);
 			continue;
 		}
@@ -1078,6 +1157,9 @@ static int ofi_zygote_prepare_load(char *text, size_t size, bool *usable)
 	return 0;
 }
 
+/* The zygote in use is a lighter one: the case processes initialise the providers. */
+static bool ofi_zygote_fell_back;
+
 /* What the zygote in use has done (FORKPIN_OFI_STATS). */
 static const char *ofi_zygote_level = "libfabric initialised, providers queried";
 
@@ -1098,6 +1180,7 @@ static void ofi_zygote_fall_back(void)
 	for (i = 0; i < FP_ARRAY_SIZE(lighter) && ofi_zygote.sock < 0; i++) {
 		ofi_zygote_start(&ofi_zygote, lighter[i].prepare, text, sizeof(text));
 		ofi_zygote_level = lighter[i].level;
+		ofi_zygote_fell_back = true;
 		if (ofi_zygote.sock < 0) {
 			size_t used = strlen(why);
 
@@ -1110,6 +1193,23 @@ static void ofi_zygote_fall_back(void)
 	else if (getenv("FORKPIN_OFI_STATS"))
 		fprintf(stderr, "ofi-stats: full zygote unused: %s\n", why);
 }
+
+/*
+ * What the two rows share with other cases (resource.h): the CPU for libfabric's provider
+ * start-up. A case process forked from the zygote that initialised the providers starts in
+ * milliseconds, and any number may run at once. Without it (the verbs provider opens the
+ * device at start-up, so in the test VM the zygote only loads libfabric) each case process
+ * initialises every provider itself: seconds of CPU under TCG, and several at once on a small
+ * guest stretch each past the case timeout, a verdict a serial run never gives. Read after
+ * check_options, which starts the zygote.
+ */
+static unsigned ofi_startup_units(void)
+{
+	return ofi_zygote.tried && ofi_zygote.sock >= 0 && !ofi_zygote_fell_back ? 64 : 1;
+}
+
+static const struct fp_resource ofi_startup = {.name = "libfabric's provider start-up",
+					       .units = ofi_startup_units};
 
 static void ofi_zygote_report(void)
 {
@@ -1303,10 +1403,12 @@ static const struct fp_backend_ops ofi_api_ops = {
 
 #define OFI_OPS		(&ofi_ops)
 #define OFI_API_OPS	(&ofi_api_ops)
+#define OFI_RESOURCE	(&ofi_startup)
 #define OFI_UNAVAILABLE NULL
 #else
 #define OFI_OPS		NULL
 #define OFI_API_OPS	NULL
+#define OFI_RESOURCE	NULL
 #define OFI_UNAVAILABLE "built without libfabric: install libfabric-dev and reconfigure"
 #endif /* HAVE_LIBFABRIC */
 
@@ -1324,6 +1426,7 @@ const struct fp_backend fp_ofi_backend = {
     .unavailable = OFI_UNAVAILABLE,
     .ops = OFI_OPS,
     .options = ofi_options,
+    .resource = OFI_RESOURCE,
 };
 
 /* Shares the ofi row's options (listed once, under ofi). */
@@ -1340,4 +1443,5 @@ const struct fp_backend fp_ofi_api_backend = {
 	},
     .unavailable = OFI_UNAVAILABLE,
     .ops = OFI_API_OPS,
+    .resource = OFI_RESOURCE,
 };

@@ -58,6 +58,13 @@ FORKPIN_OFI_STATS=1 FORKPIN_TEST_MARK=$mark expect_exit 0 \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes,parent-writes,nested
 contains "ofi-stats: zygote ready" "the zygote was used"
 contains "ok 3 ofi-api/anon/nested" "and every case has its result"
+# Whether fork() survives an open domain is probed once per run, not in every case (the
+# emulated aborting provider above shows a failed run probe leaves each case its own).
+contains "fork-probe 0.0 (the run's)" "the cases rely on the run's fork probe"
+FORKPIN_OFI_ZYGOTE=0 FORKPIN_OFI_STATS=1 expect_exit 0 \
+	"without the zygote the cases rely on the run's fork probe too" -- \
+	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
+contains "fork-probe 0.0 (the run's)" "and say so"
 left=$(grep -l "FORKPIN_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" |
 	wc -l)
 ok $([ "$left" -eq 0 ] && echo 0 || echo 1) "no process of the run outlives it ($left left)"
@@ -68,6 +75,19 @@ FORKPIN_OFI_TEST_ZYGOTE_FD=1 FORKPIN_OFI_STATS=1 expect_exit 0 \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes
 contains "full zygote unused: libfabric's start-up left descriptor" "it says which descriptor"
 contains "zygote ready (providers initialised, no fi_getinfo)" "the lighter zygote serves"
+# With -j, cases that initialise the providers themselves (no full zygote) take turns: their
+# open-to-close intervals (the stats' monotonic times) never overlap. With the full zygote
+# they may run side by side.
+overlaps() {
+	printf '%s\n' "$out" | sed -n 's/.*monotonic \([0-9.]*\) to \([0-9.]*\) s$/\1 \2/p' |
+		sort -n | awk 'NR > 1 && $1 < end { n++ } { if ($2 > end) end = $2 } END { print n + 0 }'
+}
+FORKPIN_OFI_TEST_ZYGOTE_FD=1 FORKPIN_OFI_STATS=1 expect_exit 0 \
+	"-j 3 without the full zygote: the cases pass" -- \
+	"$fp" run -j 3 -b ofi-api --ofi-provider tcp -m anon -s child-writes,parent-writes,nested,device-reads
+n=$(overlaps)
+ok "$([ "$n" = 0 ] && [ "$(printf '%s\n' "$out" | grep -c monotonic)" = 4 ] && echo 0 || echo 1)" \
+	"and one at a time ($n overlaps)"
 FORKPIN_OFI_ZYGOTE=0 FORKPIN_OFI_STATS=1 expect_exit 0 \
 	"FORKPIN_OFI_ZYGOTE=0: the cases initialise libfabric themselves, and pass" -- \
 	"$fp" run -b ofi-api --ofi-provider tcp -m anon -s child-writes

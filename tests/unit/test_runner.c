@@ -346,6 +346,83 @@ static void test_jobs_resources_never_overlap(void)
 	   free_overlaps);
 }
 
+/* A pool shared out in three shares (a hugetlb pool in the VM): a case whose scenario empties
+ * the pool (hugetlb-pool-empty) takes all three. Both memory types log 40 ms under their name. */
+static unsigned three_units(void)
+{
+	return 3;
+}
+
+static const struct fp_resource shares = {.name = "a pool in shares", .units = three_units};
+
+static int share_map(struct fp_mem *mem, size_t len, char *why, size_t why_size)
+{
+	(void)mem;
+	(void)len;
+	busy_for("share", 0, 40);
+	snprintf(why, why_size, "a share mapped and left");
+	return -ENODEV;
+}
+
+static int whole_map(struct fp_mem *mem, size_t len, char *why, size_t why_size)
+{
+	(void)mem;
+	(void)len;
+	busy_for("whole", 0, 40);
+	snprintf(why, why_size, "the pool emptied and left");
+	return -ENODEV;
+}
+
+static const struct fp_memtype share_mem = {.name = "share",
+					    .len = 4096,
+					    .map = share_map,
+					    .unmap = pool_unmap,
+					    .resource = &shares},
+			       whole_mem = {.name = "whole",
+					    .len = 4096,
+					    .map = whole_map,
+					    .unmap = pool_unmap,
+					    .resource = &shares};
+
+static void test_jobs_pool_emptier_runs_alone(void)
+{
+	static struct fp_case c[16];
+	static struct order_log one, four;
+	struct interval iv[64];
+	size_t n = 0, k, a, b, i, most = 0, with_whole = 0;
+	double wall;
+	bool same = true;
+
+	for (i = 0; i < 12; i++, n++) {
+		bool whole = i == 3 || i == 8;
+
+		c[n] = make_case(&free_20, "anon", whole ? "hugetlb-pool-empty" : "parent-writes");
+		c[n].mt = whole ? &whole_mem : &share_mem;
+		snprintf(c[n].id, sizeof(c[n].id), "free-20/%s/%zu", c[n].mt->name, i);
+	}
+	run_logged(c, n, 1, &one, iv, 64, &wall);
+	k = run_logged(c, n, 4, &four, iv, 64, &wall);
+	ok(k == n, "every case logged its interval (%zu of %zu)", k, n);
+	for (a = 0; a < k; a++) {
+		size_t at_once = 1;
+
+		for (b = 0; b < k; b++) {
+			if (b == a || !overlap(&iv[a], &iv[b]))
+				continue;
+			with_whole += !strcmp(iv[a].name, "whole");
+			at_once += iv[b].start <= iv[a].start && iv[a].start < iv[b].end;
+		}
+		most = at_once > most ? at_once : most;
+	}
+	for (i = 0; i < n; i++)
+		same &=
+		    !strcmp(one.ids[i], four.ids[i]) && !strcmp(one.reasons[i], four.reasons[i]);
+	ok(with_whole == 0, "a case that empties the pool ran alone (%zu overlaps)", with_whole);
+	ok(most == 3, "the other cases ran three at a time, one per share (at most %zu)", most);
+	ok(one.nresults == n && four.nresults == n && same,
+	   "--jobs 4 reports the results of --jobs 1, in order");
+}
+
 /* Send @sig to us after @ms, from a helper process. */
 static pid_t signal_later(int sig, long ms)
 {
@@ -419,6 +496,7 @@ int main(void)
 	test_exit_codes();
 	test_jobs_report_in_order();
 	test_jobs_resources_never_overlap();
+	test_jobs_pool_emptier_runs_alone();
 	test_jobs_signal_kills_every_case();
 	return done_testing();
 }
