@@ -8,7 +8,13 @@
 #   - two runs at once against one peer: the peer refuses the second client while it serves
 #     the first (its log says so) and the clients' retries let both runs finish;
 #   - a peer lost mid-case (--die-after): that case is an error naming the peer, the next ones
-#     error too (nothing answers), none passes and the run ends (no hang).
+#     error too (nothing answers), none passes and the run ends (no hang);
+#   - ofi-remote: `forkpin peer --ofi` on rxeB, the same slice through libfabric's verbs;ofi_rxm,
+#     beside the loopback ofi row (on a mutant: the same verdicts and diagnoses as that row),
+#     and an ofi peer lost mid-case (errors, no pass, the run ends);
+#   - the idle timeout of both peers: a client that connects and goes silent
+#     (tests/vm/peer_idle_client) is dropped after --idle-timeout, and a run started meanwhile
+#     is refused until then and served after.
 # The network: setup/vm/two-node-net (why one namespace, not two: see there).
 # usage: tests/vm/two-node.sh [FORKPIN] [--kernel-release R | --kernel BZIMAGE |
 #                             --custom-kernel NAME] [--expect fail]
@@ -21,6 +27,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 fp=${FORKPIN_BUILD:-$top/build}/forkpin
+idle_client=${FORKPIN_PEER_IDLE_CLIENT:-${FORKPIN_BUILD:-$top/build}/tests/peer_idle_client}
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
 	fp=$1
 	shift
@@ -50,6 +57,11 @@ if [ ! -x "$fp" ]; then
 	exit 1
 fi
 fp=$(cd "$(dirname "$fp")" && pwd)/$(basename "$fp")
+if [ ! -x "$idle_client" ]; then
+	echo "1..1"
+	echo "not ok 1 - $idle_client exists: build first (setup/build build)"
+	exit 1
+fi
 if [ -n "$custom" ]; then
 	# pipefail: the build's status, not tail's (PIPESTATUS does not outlive the $(...))
 	image=$(
@@ -122,11 +134,41 @@ start=$(date +%s)
 echo $? >"$out/die.rc"
 echo $(( $(date +%s) - start )) >"$out/die.secs"
 kill $peer 2>/dev/null; wait $peer 2>/dev/null # (it exited 3 itself)
+# ofi-remote: the peer serves through libfabric; the loopback ofi row beside it
+peer_up "$out/ofi-peer.log" --ofi; peer=$!
+before=$(counter rcvd_pkts)
+"$FORKPIN" run --peer 10.77.0.2 --ofi-provider "verbs;ofi_rxm" -b ofi-remote,ofi "$@" \
+	--json "$out/ofi.json" >"$out/ofi.tap" 2>"$out/ofi.err"
+echo $? >"$out/ofi.rc"
+echo $(( $(counter rcvd_pkts) - before )) >"$out/ofi-rxeB.pkts"
+kill $peer; wait $peer 2>/dev/null
+# an ofi peer lost mid-case: it exits without answering its 3rd request
+peer_up "$out/ofi-die.log" --ofi --port 7481 --die-after 3; peer=$!
+start=$(date +%s)
+"$FORKPIN" run --ofi-peer 10.77.0.2:7481 -b ofi-remote -m anon \
+	-s parent-writes,device-reads,child-alive,parent-writes --repeat 2 \
+	--json "$out/ofi-die.json" >"$out/ofi-die.tap" 2>&1
+echo $? >"$out/ofi-die.rc"
+echo $(( $(date +%s) - start )) >"$out/ofi-die.secs"
+kill $peer 2>/dev/null; wait $peer 2>/dev/null
+# idle timeout: a silent client holds the peer for 2 s; a run started meanwhile waits, then runs
+idle() { # idle verbs|ofi PORT PEER-ARGS...
+	kind=$1 port=$2; shift 2
+	peer_up "$out/idle-$kind.log" --port $port --idle-timeout 2 "$@"; peer=$!
+	"$IDLE" $kind 10.77.0.2 $port 8 >"$out/idle-$kind.client" 2>&1 & cl=$!
+	for i in $(seq 100); do grep -q silent "$out/idle-$kind.client" && break; sleep 0.1; done
+	"$FORKPIN" run --peer 10.77.0.2:$port --ofi-peer 10.77.0.2:$port -b $kind-remote -m anon \
+		-s device-reads --json "$out/idle-$kind.json" >"$out/idle-$kind.tap" 2>&1
+	wait $cl; echo $? >"$out/idle-$kind.client.rc"
+	kill $peer; wait $peer 2>/dev/null
+}
+idle verbs 7479
+idle ofi 7480 --ofi
 true
 '
 for try in 1 2; do
 	"$top/setup/vm/run" --timeout 600 --out "$tmp/out" "${kernel_args[@]}" -- \
-		env FORKPIN="$fp" TOP="$top" bash -c "$guest_script" guest "${sel[@]}" >"$tmp/vm.log" 2>&1
+		env FORKPIN="$fp" TOP="$top" IDLE="$idle_client" bash -c "$guest_script" guest "${sel[@]}" >"$tmp/vm.log" 2>&1
 	vm_rc=$?
 	if [ "$vm_rc" != 3 ] || [ "$try" = 2 ]; then
 		break
@@ -229,6 +271,75 @@ check("peer lost mid-case: the case in flight is an error naming the peer",
 check("peer lost mid-case: no case after it passed",
       first_lost is not None and all(c["status"] == "error" for c in die[first_lost:]),
       [f"{c['id']}: {c['status']}: {c['explanation'][:150]}" for c in die[first_lost or 0:]][:6])
+# ofi-remote: libfabric (verbs;ofi_rxm) on both ends, the peer's rxeB doing the DMA
+try:
+    ocases = json.load(open(os.path.join(out, "ofi.json")))["cases"]
+except (OSError, ValueError) as e:
+    ocases = []
+    check("the ofi-remote run wrote a JSON report", False,
+          [str(e)] + read("ofi.err").splitlines()[-10:] + read("ofi-peer.log").splitlines()[-5:])
+oremote = {c["id"].split("/", 1)[1]: c for c in ocases if c["backend"] == "ofi-remote"}
+olocal = {c["id"].split("/", 1)[1]: c for c in ocases if c["backend"] == "ofi"}
+oran = [c for c in oremote.values() if c["result"] != "skip"]
+check(f"ofi-remote: {len(oran)} of {len(oremote)} cases ran", oremote and len(oran) == len(oremote),
+      [f"{c['id']}: {c['diagnosis']}" for c in oremote.values() if c["result"] == "skip"][:5] +
+      read("ofi-peer.log").splitlines()[-5:])
+check("every ofi-remote case says the peer's rxeB did the DMA through verbs;ofi_rxm",
+      oran and all("rxeB" in c.get("note", "") and "ofi_rxm" in c.get("note", "") for c in oran),
+      [f"{c['id']}: note {c.get('note')!r}" for c in oran][:5])
+opkts = int(read("ofi-rxeB.pkts", "0").strip() or 0)
+check(f"ofi-remote: the traffic crossed the veth to rxeB ({opkts} packets received)", opkts > 0)
+if expect == "pass":
+    check(f"6.12: ofi-remote: forkpin run exited 0 (got {read('ofi.rc').strip()})",
+          read("ofi.rc").strip() == "0",
+          [f"{c['id']}: {c['result']}: {c['explanation']}" for c in ocases if bad(c)][:10] +
+          read("ofi-peer.log").splitlines()[-5:])
+else:
+    olost = [k for k, c in olocal.items() if c["result"] == "fail"]
+    check(f"mutant: the loopback ofi row fails ({len(olost)} cases)", bool(olost))
+    odiff = [f"{k}: ofi {olocal[k]['status']} vs ofi-remote {oremote.get(k, {}).get('status')}"
+             for k in olocal if olocal[k]["result"] != "skip" and
+             olocal[k]["status"] != oremote.get(k, {}).get("status")]
+    check("mutant: every ofi-remote case has the loopback ofi case's verdict", not odiff,
+          odiff[:10])
+    osame = [k for k in olost if k in oremote and
+             re.sub(r"\d+", "N", oremote[k]["diagnosis"]) == re.sub(r"\d+", "N", olocal[k]["diagnosis"])]
+    check(f"mutant: the failing ofi-remote cases carry the loopback diagnosis "
+          f"({len(osame)} of {len(olost)})", olost and len(osame) == len(olost),
+          [f"{k}: {oremote.get(k, {}).get('diagnosis')!r} vs {olocal[k]['diagnosis']!r}"
+           for k in olost if k not in osame][:5])
+try:
+    odie = json.load(open(os.path.join(out, "ofi-die.json")))["cases"]
+except (OSError, ValueError) as e:
+    odie = []
+    check("the lost ofi peer run wrote a JSON report", False, [str(e)] + read("ofi-die.tap").splitlines()[-8:])
+ofirst = next((i for i, c in enumerate(odie) if c["status"] == "error"), None)
+check(f"ofi peer lost mid-case: the run ended in {read('ofi-die.secs').strip()} s with exit "
+      f"{read('ofi-die.rc').strip()} (results {[c['status'] for c in odie]})",
+      read("ofi-die.rc").strip() == "1" and int(read("ofi-die.secs", "999").strip() or 999) < 120)
+check("ofi peer lost mid-case: the case in flight is an error naming the peer, none after it passed",
+      ofirst is not None and "10.77.0.2:7481" in odie[ofirst]["explanation"] +
+      odie[ofirst]["diagnosis"] and all(c["status"] == "error" for c in odie[ofirst:]),
+      [f"{c['id']}: {c['status']}: {c['explanation'][:200]}" for c in odie][:8])
+# the idle timeout, both peers
+for kind in ("verbs", "ofi"):
+    log = read(f"idle-{kind}.log")
+    check(f"{kind} peer: the silent client was dropped after the 2 s idle timeout",
+          "idle for 2 s: closed" in log, log.splitlines()[-6:] +
+          read(f"idle-{kind}.client").splitlines()[-3:])
+    check(f"{kind} peer: the run started meanwhile was refused while the silent client held it",
+          "refused" in log, log.splitlines()[-6:])
+    try:
+        ic = json.load(open(os.path.join(out, f"idle-{kind}.json")))["cases"]
+    except (OSError, ValueError):
+        ic = []
+    check(f"{kind} peer: then it served that run (its case ran, status "
+          f"{[c['status'] for c in ic]})", ic and all(c["status"] in ("pass", "mismatch") for c in ic),
+          read(f"idle-{kind}.tap").splitlines()[-6:])
+    if kind == "verbs":
+        said = (read("idle-verbs.client").strip().splitlines() or ["nothing"])[-1]
+        check(f"verbs peer: the silent client saw its connection end ({said})",
+              read("idle-verbs.client.rc").strip() == "0", read("idle-verbs.client").splitlines())
 print("TAP version 13")
 print(f"1..{n}")
 print("\n".join(lines))
