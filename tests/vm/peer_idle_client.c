@@ -4,9 +4,10 @@
  * for the idle-timeout test in tests/vm/two-node.sh.
  *   peer_idle_client verbs HOST PORT SECONDS: rdma_cm connect (as verbs-remote does), then
  *     wait up to SECONDS for the peer to end the connection; prints when it did.
- *   peer_idle_client ofi HOST PORT SECONDS: HELLO to `forkpin peer --ofi` (as ofi-remote
- *     does), then stay silent for SECONDS.
- * Exit 0: connected (verbs: and the peer ended the connection in time), 1 otherwise.
+ *   peer_idle_client ofi HOST PORT SECONDS [PROVIDER]: HELLO to `forkpin peer --ofi` (as
+ *     ofi-remote does, default provider verbs;ofi_rxm), then stay silent for SECONDS.
+ * Exit 0: connected (verbs: and the peer ended the connection in time), 1 otherwise (ofi: a
+ * BUSY answer prints "not served" and the peer's text).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,7 +94,7 @@ static int idle_verbs(const char *host, const char *port, double secs)
 #endif
 
 #if HAVE_LIBFABRIC
-static int idle_ofi(const char *host, const char *port, double secs)
+static int idle_ofi(const char *host, const char *port, double secs, const char *prov)
 {
 	struct fp_oconn c = {0};
 	struct fi_info *info = NULL;
@@ -103,10 +104,9 @@ static int idle_ofi(const char *host, const char *port, double secs)
 	char err[256];
 
 	ofi_case_env();
-	if (ofi_load(err, sizeof(err)) ||
-	    fp_oconn_getinfo(FP_OFI_PEER_PROVIDER, host, port, false, &info) || !info) {
-		printf("libfabric towards %s:%s: no %s endpoint\n", host, port,
-		       FP_OFI_PEER_PROVIDER);
+	if (ofi_load(err, sizeof(err)) || fp_oconn_getinfo(prov, host, port, false, &info) ||
+	    !info) {
+		printf("libfabric towards %s:%s: no %s endpoint\n", host, port, prov);
 		return 1;
 	}
 	if (fp_oconn_open(&c, info) || fp_oconn_insert(&c, info->dest_addr, &peer) ||
@@ -134,7 +134,7 @@ static int idle_ofi(const char *host, const char *port, double secs)
 	return 0;
 }
 #else
-static int idle_ofi(const char *host, const char *port, double secs)
+static int idle_ofi(const char *host, const char *port, double secs, const char *prov)
 {
 	(void)host, (void)port, (void)secs;
 	printf("built without libfabric\n");
@@ -144,11 +144,12 @@ static int idle_ofi(const char *host, const char *port, double secs)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5 || (strcmp(argv[1], "verbs") && strcmp(argv[1], "ofi"))) {
-		fprintf(stderr, "usage: peer_idle_client verbs|ofi HOST PORT SECONDS\n");
+	if (argc < 5 || argc > 6 || (strcmp(argv[1], "verbs") && strcmp(argv[1], "ofi"))) {
+		fprintf(stderr, "usage: peer_idle_client verbs|ofi HOST PORT SECONDS [PROVIDER]\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "verbs"))
 		return idle_verbs(argv[2], argv[3], atof(argv[4]));
-	return idle_ofi(argv[2], argv[3], atof(argv[4]));
+	return idle_ofi(argv[2], argv[3], atof(argv[4]),
+			argc == 6 ? argv[5] : FP_OFI_PEER_PROVIDER);
 }
