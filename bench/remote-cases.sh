@@ -4,7 +4,8 @@
 # guest boot: verbs (loopback), verbs-remote, ofi (loopback) and ofi-remote, all through rxe,
 # the ofi rows with verbs;ofi_rxm; the same selection on every row, REPEAT runs each
 # (default 2).
-#   bench/remote-cases.sh [--repeat N] [VM OPTIONS...]   (e.g. --kernel-release 6.12)
+#   bench/remote-cases.sh [--repeat N] [--mem LIST] [VM OPTIONS...]
+#   (e.g. --kernel-release 6.12; --mem anon: a quarter of the default selection)
 # The network is setup/vm/two-node-net: the remote rows go rxeA -> rxeB over a veth pair
 # (`forkpin peer` and `forkpin peer --ofi` on rxeB), the loopback rows loop on one device.
 # Prints one line per row: cases run (skips excluded), cases/s over
@@ -14,10 +15,14 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${FORKPIN_BIN:-$top/build/forkpin}
 repeat=2
-if [ "${1:-}" = --repeat ]; then
-	repeat=${2:?--repeat needs a number}
+mem=anon,thp-pmd,hugetlb-2m,memfd
+while [ "${1:-}" = --repeat ] || [ "${1:-}" = --mem ]; do
+	case $1 in
+	--repeat) repeat=${2:?--repeat needs a number} ;;
+	--mem) mem=${2:?--mem needs a list of memory types} ;;
+	esac
 	shift 2
-fi
+done
 [ -x "$bin" ] || {
 	echo "remote-cases: $bin missing: build first (setup/build build)" >&2
 	exit 2
@@ -26,8 +31,8 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d /tmp/forkpin-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# Every scenario on private, THP, hugetlb and shared memory.
-sel="-m anon,thp-pmd,hugetlb-2m,memfd"
+# Every scenario on private, THP, hugetlb and shared memory (--mem: others).
+sel="-m $mem"
 # shellcheck disable=SC2016 # expanded by the guest's shell
 guest_script='
 export TMPDIR=/dev/shm # the guest /tmp (overlay) has no O_TMPFILE
