@@ -29,6 +29,7 @@ const struct fp_backend *const fp_backends[] = {
     &fp_guptest_fast_backend, /* the same through GUP-fast */
     &fp_ofi_backend,	      /* fi_mr_reg + fi_write/fi_read on pinning providers */
     &fp_ofi_api_backend,      /* the same on tcp/shm: API-level checks, no pins */
+    &fp_ofi_remote_backend,   /* fi_mr_reg + a remote node's NIC (forkpin peer --ofi) */
     &fp_vmsplice_backend,     /* negative control: page references without pins */
 };
 const size_t fp_backend_count = sizeof(fp_backends) / sizeof(fp_backends[0]);

@@ -8,62 +8,43 @@
  * when it ends. A second client while one is served is refused with FP_PEER_BUSY in the
  * rejection's private data (A retries briefly, then reports it). An idle connection is
  * closed after --idle-timeout. Runs until killed; one line per connection on stdout.
+ * With --ofi it serves the ofi-remote row through libfabric instead (peer_ofi.c), with the
+ * same rules.
  */
 #define _GNU_SOURCE
+#include "peer.h"
+
+#include "backends/ofi_peer.h"
 #include "backends/rdma_peer.h"
 #include "cmd.h"
 #include "subcommands.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define WHO "forkpin peer"
-
-#if HAVE_LIBRDMACM
-
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-
 #define PEER_DEFAULT_IDLE_S 30.0
-/* bound on one RDMA operation of B's */
-#define PEER_OP_MS 5000
-/* refused connection requests kept for destruction until the current wait returns */
-#define PEER_MAX_REFUSED 16
-
-struct peer_opts {
-	char port[16];
-	const char *device; /* NAME[:PORT], or NULL: every device */
-	double idle_s;
-	unsigned long die_after; /* 0, or exit without answering request N (tests) */
-	unsigned long served;	 /* requests served, over all connections */
-};
-
-/* One served connection, and the requests refused while it lasts. */
-struct peer_conn {
-	struct fp_rconn c;
-	struct rdma_cm_id *id;
-	char client[INET6_ADDRSTRLEN + 8];
-	struct rdma_cm_id *refused[PEER_MAX_REFUSED];
-	size_t nrefused;
-	unsigned long requests;
-};
 
 static void peer_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: forkpin peer [--port N] [--device NAME[:PORT]] [--idle-timeout SEC]\n"
+		"usage: forkpin peer [--ofi [--ofi-provider NAME]] [--port N] [--device "
+		"NAME[:PORT]]\n                    [--idle-timeout SEC]\n"
 		"Serve RDMA to `forkpin run --peer THIS-HOST[:PORT]` on another node: this node's "
 		"NIC\nwrites into and reads from the memory of that node's verbs-remote cases "
 		"(docs/two-node.md).\n"
-		"  --port N             rdma_cm port to listen on (default %u)\n"
+		"  --ofi                serve the ofi-remote row through libfabric instead "
+		"(--ofi-peer)\n"
+		"  --ofi-provider NAME  with --ofi: the provider (default %s)\n"
+		"  --port N             port to listen on (default %u; with --ofi %u)\n"
 		"  --device NAME[:PORT] listen on this RDMA device's IPv4 address only (default: "
 		"all)\n"
 		"  --idle-timeout SEC   close a connection idle this long (default %g)\n"
@@ -71,7 +52,8 @@ static void peer_usage(FILE *f)
 		"mid-case)\n"
 		"  -h, --help           this help\n"
 		"Runs until killed; one line per connection. Exit: 2 bad usage, 1 cannot listen.\n",
-		FP_PEER_DEFAULT_PORT, PEER_DEFAULT_IDLE_S);
+		FP_OFI_PEER_PROVIDER, FP_PEER_DEFAULT_PORT, FP_OFI_PEER_DEFAULT_PORT,
+		PEER_DEFAULT_IDLE_S);
 }
 
 /* The IPv4 address of RDMA device @name's netdev (port @port), for --device. */
@@ -116,12 +98,14 @@ static void peer_parse(struct peer_opts *o, int argc, char **argv)
 	    {"device", required_argument, NULL, 'd'},
 	    {"idle-timeout", required_argument, NULL, 'i'},
 	    {"die-after", required_argument, NULL, 'x'},
+	    {"ofi", no_argument, NULL, 'o'},
+	    {"ofi-provider", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
-	snprintf(o->port, sizeof(o->port), "%u", FP_PEER_DEFAULT_PORT);
+	o->port[0] = '\0';
 	o->idle_s = PEER_DEFAULT_IDLE_S;
 	opterr = 0;
 	optind = 2;
@@ -142,6 +126,12 @@ static void peer_parse(struct peer_opts *o, int argc, char **argv)
 		case 'x':
 			o->die_after = fp_parse_count(WHO, "--die-after", optarg, 1000000000);
 			break;
+		case 'o':
+			o->ofi = true;
+			break;
+		case 'P':
+			o->ofi_provider = optarg;
+			break;
 		case 'h':
 			peer_usage(stdout);
 			exit(FP_EXIT_OK);
@@ -155,6 +145,13 @@ static void peer_parse(struct peer_opts *o, int argc, char **argv)
 	if (optind < argc)
 		fp_usage_error(WHO, "unexpected argument '%s': `forkpin peer --help`",
 			       argv[optind]);
+	if (o->ofi_provider && !o->ofi)
+		fp_usage_error(WHO, "--ofi-provider needs --ofi (the verbs peer uses rdma_cm)");
+	if (!o->port[0])
+		snprintf(o->port, sizeof(o->port), "%u",
+			 o->ofi ? FP_OFI_PEER_DEFAULT_PORT : FP_PEER_DEFAULT_PORT);
+	if (!o->ofi_provider)
+		o->ofi_provider = FP_OFI_PEER_PROVIDER;
 }
 
 /* Where to listen: --device's address, or every address. */
@@ -180,6 +177,23 @@ static void peer_listen_addr(const struct peer_opts *o, struct sockaddr_in *sin)
 	}
 	sin->sin_port = htons((uint16_t)atoi(o->port));
 }
+
+#if HAVE_LIBRDMACM
+
+/* bound on one RDMA operation of B's */
+#define PEER_OP_MS 5000
+/* refused connection requests kept for destruction until the current wait returns */
+#define PEER_MAX_REFUSED 16
+
+/* One served connection, and the requests refused while it lasts. */
+struct peer_conn {
+	struct fp_rconn c;
+	struct rdma_cm_id *id;
+	char client[INET6_ADDRSTRLEN + 8];
+	struct rdma_cm_id *refused[PEER_MAX_REFUSED];
+	size_t nrefused;
+	unsigned long requests;
+};
 
 /* The client's address, for the log and for refusals. */
 static void peer_name_client(struct rdma_cm_id *id, char *buf, size_t size)
@@ -360,16 +374,14 @@ static void peer_serve(struct rdma_event_channel *ev, struct rdma_cm_id *id, str
 	rdma_destroy_id(id);
 }
 
-int fp_cmd_peer(int argc, char **argv)
+/* The verbs peer: rdma_cm listener, one connection at a time. */
+static int peer_serve_rdma_cm(struct peer_opts *o, const struct sockaddr_in *listen_sin)
 {
-	struct peer_opts o = {0};
+	struct sockaddr_in sin = *listen_sin;
 	struct rdma_event_channel *ev;
 	struct rdma_cm_id *listen_id;
-	struct sockaddr_in sin;
 	char addr[INET_ADDRSTRLEN];
 
-	peer_parse(&o, argc, argv);
-	peer_listen_addr(&o, &sin);
 	ev = rdma_create_event_channel();
 	if (!ev || fp_rconn_channel_nonblock(ev) ||
 	    rdma_create_id(ev, &listen_id, NULL, RDMA_PS_TCP)) {
@@ -379,14 +391,14 @@ int fp_cmd_peer(int argc, char **argv)
 	}
 	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
 	if (rdma_bind_addr(listen_id, (struct sockaddr *)&sin) || rdma_listen(listen_id, 4)) {
-		fprintf(stderr, WHO ": cannot listen on %s port %s: %s%s\n", addr, o.port,
+		fprintf(stderr, WHO ": cannot listen on %s port %s: %s%s\n", addr, o->port,
 			strerror(errno),
 			errno == EADDRINUSE ? ": another forkpin peer? choose --port" : "");
 		return FP_EXIT_FAIL;
 	}
 	printf("forkpin peer: listening on %s port %s%s%s, one client at a time, idle timeout "
 	       "%g s\n",
-	       addr, o.port, o.device ? " of " : "", o.device ? o.device : "", o.idle_s);
+	       addr, o->port, o->device ? " of " : "", o->device ? o->device : "", o->idle_s);
 	fflush(stdout);
 	for (;;) {
 		struct rdma_cm_event *e;
@@ -400,18 +412,29 @@ int fp_cmd_peer(int argc, char **argv)
 		id = e->event == RDMA_CM_EVENT_CONNECT_REQUEST ? e->id : NULL;
 		rdma_ack_cm_event(e);
 		if (id)
-			peer_serve(ev, id, &o);
+			peer_serve(ev, id, o);
 	}
 }
 
 #else /* !HAVE_LIBRDMACM */
 
-int fp_cmd_peer(int argc, char **argv)
+static int peer_serve_rdma_cm(struct peer_opts *o, const struct sockaddr_in *listen_sin)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, WHO ": built without librdmacm: install librdmacm-dev and reconfigure\n");
+	(void)o;
+	(void)listen_sin;
+	fprintf(stderr, WHO ": built without librdmacm: install librdmacm-dev and reconfigure "
+			    "(or serve ofi-remote with --ofi)\n");
 	return FP_EXIT_NOTHING_RAN;
 }
 
 #endif /* HAVE_LIBRDMACM */
+
+int fp_cmd_peer(int argc, char **argv)
+{
+	struct peer_opts o = {0};
+	struct sockaddr_in sin;
+
+	peer_parse(&o, argc, argv);
+	peer_listen_addr(&o, &sin);
+	return o.ofi ? fp_peer_serve_ofi(&o, &sin) : peer_serve_rdma_cm(&o, &sin);
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Validate forkpin JSON reports against docs/json-schema.json, as TAP.
+"""Validate forkpin JSON reports against docs/json-schema.json (or `forkpin merge --json`
+output against docs/merge-schema.json), as TAP.
 
 usage: check_schema.py SCHEMA REPORT...
 
@@ -102,8 +103,38 @@ def ok(cond, what, detail=""):
             print("# " + line)
 
 
+def merge_breakages(merged):
+    """Copies of `forkpin merge --json` output @merged that the schema must reject."""
+    broken = copy.deepcopy(merged)
+    broken.pop("exit_code", None)
+    yield "without exit_code", broken
+    broken = copy.deepcopy(merged)
+    broken["exit_code"] = 3
+    yield "with exit code 3", broken
+    if merged["nodes"]:
+        broken = copy.deepcopy(merged)
+        broken["nodes"][0]["verdict"] = "fine"
+        yield "with a node verdict 'fine'", broken
+        broken = copy.deepcopy(merged)
+        broken["nodes"][0]["counts"]["FAIL"] = -1
+        yield "with a negative count", broken
+        broken = copy.deepcopy(merged)
+        del broken["nodes"][0]["counts"]["not-run"]
+        yield "without the not-run count", broken
+    if merged["cases"]:
+        broken = copy.deepcopy(merged)
+        broken["cases"][0]["results"][0]["result"] = "fail"
+        yield "with a cell 'fail' (the merged cells say FAIL)", broken
+        broken = copy.deepcopy(merged)
+        broken["cases"][0]["extra"] = 1
+        yield "with an unknown member in a case", broken
+
+
 def breakages(report):
     """Copies of @report that the schema must reject."""
+    if "nodes" in report:
+        yield from merge_breakages(report)
+        return
     broken = copy.deepcopy(report)
     broken.pop("schema_version", None)
     yield "without schema_version", broken

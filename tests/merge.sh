@@ -3,7 +3,8 @@
 # UTS namespace), under different conditions: two that pass, one whose cases time out (real
 # errors, one of them accepted as a known failure), one stopped by SIGINT (complete: false),
 # one killed by SIGKILL (only its .partial), and the test VM's report from the no-early-cow
-# kernel (tests/data: real FAILs). Then bad input (exit 2).
+# kernel (tests/data: real FAILs). --json is checked against docs/merge-schema.json. Then bad
+# input (exit 2).
 # usage: tests/merge.sh FORKPIN
 fp=$1
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +129,12 @@ order = [n["hostname"] for n in m["nodes"]]
 assert order[-1] == "node-a", order
 PY
 ok $? "--json: node-d and node-e are incomplete, listed before node-a, which passes"
+# --json against its schema: a failed fleet (node-c's errors) and an incomplete one
+out=$(python3 "$(dirname "$0")/check_schema.py" "$(dirname "$0")/../docs/merge-schema.json" \
+	"$tmp/m.json" "$tmp/i.json" 2>&1)
+rc=$?
+ok $rc "--json of both merges is valid for docs/merge-schema.json, broken copies are not"
+[ $rc = 0 ] || echo "$out" | grep -v '^ok' | sed 's/^/# /'
 
 # Real FAILs: the test VM's report from the no-early-cow kernel, beside two host nodes.
 expect_exit 1 "merge: the no-early-cow kernel's report" -- "$fp" merge "$tmp/node-a.json" "$tmp/node-b.json" "$data/vm-no-early-cow-iouring-anon.json"

@@ -71,7 +71,6 @@ static const struct fp_option ofi_options[] = {
 
 #if HAVE_LIBFABRIC
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -89,77 +88,9 @@ static const struct fp_option ofi_options[] = {
 #include <rdma/fi_rma.h>
 
 #include "../util.h"
+#include "ofi_lib.h"
 #include "ofi_zygote.h"
 
-/*
- * libfabric is loaded with dlopen() by the processes that use it (case and query processes),
- * never linked into forkpin: the libraries it pulls in (libpsm_infinipath, through the psm
- * provider) install SIGSEGV/SIGABRT handlers from their constructors that turn a crash into
- * exit(1). Linked, they would run in every forkpin process and hide the signals by which
- * every backend's cases report crashes and MADV_DONTFORK faults. ofi_load() also puts back
- * whatever signal dispositions the process had before the load.
- */
-#define OFI_LIBRARY "libfabric.so.1"
-static struct {
-	int (*getinfo)(uint32_t version, const char *node, const char *service, uint64_t flags,
-		       const struct fi_info *hints, struct fi_info **info);
-	void (*freeinfo)(struct fi_info *info);
-	struct fi_info *(*dupinfo)(const struct fi_info *info);
-	int (*fabric)(struct fi_fabric_attr *attr, struct fid_fabric **fabric, void *context);
-	const char *(*strerror)(int errnum);
-	uint32_t (*version)(void);
-	int (*getparams)(struct fi_param **params, int *count);
-	void (*freeparams)(struct fi_param *params);
-} ofi_fn;
-
-/* Load libfabric once per process; 0, or -ENODEV with the reason in @err. */
-static int ofi_load(char *err, size_t size)
-{
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
-	    {"fi_getinfo", offsetof(__typeof__(ofi_fn), getinfo)},
-	    {"fi_freeinfo", offsetof(__typeof__(ofi_fn), freeinfo)},
-	    {"fi_dupinfo", offsetof(__typeof__(ofi_fn), dupinfo)},
-	    {"fi_fabric", offsetof(__typeof__(ofi_fn), fabric)},
-	    {"fi_strerror", offsetof(__typeof__(ofi_fn), strerror)},
-	    {"fi_version", offsetof(__typeof__(ofi_fn), version)},
-	    {"fi_getparams", offsetof(__typeof__(ofi_fn), getparams)},
-	    {"fi_freeparams", offsetof(__typeof__(ofi_fn), freeparams)},
-	};
-	static struct sigaction saved[NSIG];
-	static void *lib;
-	size_t i;
-	int sig;
-
-	if (lib)
-		return 0;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, NULL, &saved[sig]);
-	lib = dlopen(OFI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &saved[sig], NULL);
-	if (!lib) {
-		snprintf(err, size, "dlopen(%s): %s: install libfabric1", OFI_LIBRARY, dlerror());
-		return -ENODEV;
-	}
-	for (i = 0; i < FP_ARRAY_SIZE(syms); i++) {
-		void *f = dlsym(lib, syms[i].name);
-
-		if (!f) {
-			snprintf(err, size, "%s: no symbol %s", OFI_LIBRARY, syms[i].name);
-			dlclose(lib);
-			lib = NULL;
-			return -ENODEV;
-		}
-		memcpy((char *)&ofi_fn + syms[i].offset, &f, sizeof(f));
-	}
-	return 0;
-}
-
-#define OFI_API_VERSION FI_VERSION(FI_MAJOR_VERSION, FI_MINOR_VERSION)
 /* Bound for one completion, for the fork probe and for a query child. */
 #define OFI_DEADLINE_MS 5000
 /* The mr_mode bits forkpin knows how to honour; it asks for no others. */
@@ -168,13 +99,6 @@ static int ofi_load(char *err, size_t size)
 /* Keys forkpin chooses when the provider does not (no FI_MR_PROV_KEY). */
 #define OFI_STAGING_KEY 0xf0
 #define OFI_BUFFER_KEY	0xf1
-
-/*
- * Core providers whose fi_mr_reg pins through a kernel driver (ib_umem for verbs and efa,
- * the cxi and usnic drivers, psm3 over verbs). Any other provider is treated as not pinning:
- * forkpin claims a DMA proof only where it knows pins are taken.
- */
-static const char *const ofi_pinning_providers[] = {"verbs", "efa", "psm3", "cxi", "usnic"};
 
 /* The steps of open(), timed for FORKPIN_OFI_STATS. */
 enum ofi_stage { OFI_LOAD, OFI_GETINFO, OFI_PROBE, OFI_DOMAIN, OFI_ENDPOINT, OFI_STAGES };
@@ -220,18 +144,6 @@ struct ofi_reg {
 static struct ofi_state *to_ofi_state(struct fp_dev *dev)
 {
 	return dev->priv;
-}
-
-/* The core provider of a provider name: "verbs" for "verbs;ofi_rxm". */
-static bool ofi_provider_pins(const char *prov_name)
-{
-	size_t n = strcspn(prov_name, ";"), i;
-
-	for (i = 0; i < FP_ARRAY_SIZE(ofi_pinning_providers); i++)
-		if (strlen(ofi_pinning_providers[i]) == n &&
-		    !strncmp(prov_name, ofi_pinning_providers[i], n))
-			return true;
-	return false;
 }
 
 static const char *ofi_op_name(bool read)
@@ -375,24 +287,6 @@ static int ofi_choose(struct fp_dev *dev, bool pins, struct fi_info **out)
 	if (!*out)
 		return fp_dev_error(dev, -ENOMEM, "fi_dupinfo: out of memory");
 	return 0;
-}
-
-/*
- * Provider parameters for a case process, set before libfabric initialises (in the case
- * process or the zygote, never in main); a user's value wins.
- * FI_UNIVERSE_SIZE: ofi_rxm sizes its core CQ as (tx + rx queue) x universe size: with the
- * default universe of 256 that exceeds rxe's and many NICs' CQ limit, and fi_enable fails
- * with EINVAL. One endpoint talks to itself here.
- * FI_OFI_RXM_*: by default ofi_rxm fills four pools of 1024 x 16 KiB buffers per endpoint,
- * ~70 MB of zeroed pages that cost a case ~70 ms of CPU; a case keeps one operation
- * outstanding, and an RMA larger than the buffer goes by rendezvous either way.
- */
-static void ofi_case_env(void)
-{
-	setenv("FI_UNIVERSE_SIZE", "16", 0);
-	setenv("FI_OFI_RXM_MSG_TX_SIZE", "16", 0);
-	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
-	setenv("FI_OFI_RXM_BUFFER_SIZE", "1024", 0);
 }
 
 /* A case keeps one operation outstanding: OFI_QUEUE_SIZE entries per queue are plenty. */

@@ -13,7 +13,7 @@ extern const struct fp_backend fp_iouring_backend;
 extern const struct fp_backend fp_verbs_backend, fp_verbs_odp_backend;
 extern const struct fp_backend fp_verbs_remote_backend;
 extern const struct fp_backend fp_vfio_backend;
-extern const struct fp_backend fp_ofi_backend, fp_ofi_api_backend;
+extern const struct fp_backend fp_ofi_backend, fp_ofi_api_backend, fp_ofi_remote_backend;
 extern const struct fp_backend fp_vfio_type1_backend;
 extern const struct fp_backend fp_vfio_iommufd_backend;
 extern const struct fp_backend fp_iommufd_mock_backend;

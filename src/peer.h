@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `forkpin peer` (docs/two-node.md): the options both servers share, the verbs one (rdma_cm,
+ * peer.c) and the libfabric one (--ofi, peer_ofi.c).
+ */
+#ifndef FORKPIN_PEER_H
+#define FORKPIN_PEER_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#define WHO "forkpin peer"
+
+struct peer_opts {
+	char port[16];
+	const char *device; /* NAME[:PORT], or NULL: every device */
+	double idle_s;
+	unsigned long die_after;  /* 0, or exit without answering request N (tests) */
+	unsigned long served;	  /* requests served, over all connections */
+	bool ofi;		  /* serve ofi-remote through libfabric */
+	const char *ofi_provider; /* with ofi */
+};
+
+/*
+ * Serve ofi-remote clients at @sin's address (INADDR_ANY: the provider's first) and o->port
+ * until killed: one session at a time, BUSY to anyone else, an idle session closed after
+ * o->idle_s. Returns an exit code only when it cannot serve.
+ */
+int fp_peer_serve_ofi(struct peer_opts *o, const struct sockaddr_in *sin);
+
+#endif
