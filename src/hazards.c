@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MADV_PAGEOUT
@@ -453,8 +454,9 @@ struct reg_thread {
 	atomic_int err; /* a failed registration's errno (ctx->dev->error says why) */
 };
 
-/* Free rounds (fork wherever the cycle happens to be) before the one forced shape. */
-#define REG_FREE_ROUNDS 4
+/* Free rounds (fork wherever the cycle happens to be) before the one forced shape: each
+ * costs a fork and a registration, so few (the host matrix stays under 2 s). */
+#define REG_FREE_ROUNDS 2
 
 static void *cycle_registrations(void *arg)
 {
@@ -466,7 +468,8 @@ static void *cycle_registrations(void *arg)
 		if (phase == REG_HOLD)
 			atomic_store(&t->phase, REG_HELD);
 		if (phase != REG_CYCLE || atomic_load(&t->err)) {
-			sched_yield();
+			/* parked: sleep, not spin, so the forking thread keeps the CPU */
+			nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
 			continue;
 		}
 		atomic_fetch_add(&t->gen, 1);
