@@ -456,7 +456,7 @@ struct reg_thread {
 
 /* Free rounds (fork wherever the cycle happens to be) before the one forced shape: each
  * costs a fork and a registration, so few (the host matrix stays under 2 s). */
-#define REG_FREE_ROUNDS 2
+#define REG_FREE_ROUNDS 1
 
 static void *cycle_registrations(void *arg)
 {
