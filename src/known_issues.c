@@ -33,8 +33,9 @@
 /*
  * The R/O registration scenarios (the reliable-R/O-pin fixes). pageout-before-pin-ro: a read
  * fault swaps the page in read-only, and before 5.19 the parent's write copied the pinned
- * page (reuse by refcount; the swap entry lost the exclusive mark until 1493a1913e34, 5.19);
- * for private file pages the pin takes the page-cache page read back in (6.2).
+ * page (reuse by refcount; the swap entry lost the exclusive mark until 1493a1913e34, 5.19).
+ * The parent wrote the pages before paging them out, so on the private file types they are
+ * anonymous copies too: the file-private rule's scope (< 6.2) holds them on 5.10.
  */
 #define RO_PIN_SCENARIOS                                                                           \
 	"device-reads-ro,pin-after-fork-ro,pin-previously-shared-ro,pageout-before-pin-ro"
