@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MADV_PAGEOUT
@@ -436,6 +437,203 @@ void fp_scenario_threaded_fork(struct fp_ctx *ctx)
 	pthread_join(tid, NULL);
 }
 
+/* ---- ... while a third thread registers and deregisters ------------------------------------ */
+
+/*
+ * The registering thread's state. It cycles (deregister, register) through the backend ops;
+ * @gen is odd while it is inside that window, even while a registration is live and stable.
+ * The main thread parks it (REG_HOLD, answered by REG_HELD) to use the device itself: a
+ * parked thread always leaves a live registration behind.
+ */
+enum reg_phase { REG_CYCLE, REG_HOLD, REG_HELD, REG_QUIT };
+
+struct reg_thread {
+	struct fp_ctx *ctx;
+	atomic_int phase;
+	atomic_ulong gen;
+	atomic_int err; /* a failed registration's errno (ctx->dev->error says why) */
+};
+
+/* Free rounds (fork wherever the cycle happens to be) before the one forced shape: each
+ * costs a fork and a registration, so few (the host matrix stays under 2 s). */
+#define REG_FREE_ROUNDS 1
+
+static void *cycle_registrations(void *arg)
+{
+	struct reg_thread *t = arg;
+	struct fp_ctx *ctx = t->ctx;
+	int phase;
+
+	while ((phase = atomic_load(&t->phase)) != REG_QUIT) {
+		if (phase == REG_HOLD)
+			atomic_store(&t->phase, REG_HELD);
+		if (phase != REG_CYCLE || atomic_load(&t->err)) {
+			/* parked: sleep, not spin, so the forking thread keeps the CPU */
+			nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
+			continue;
+		}
+		atomic_fetch_add(&t->gen, 1);
+		fp_dev_deregister(ctx->dev);
+		atomic_store(&t->err,
+			     fp_dev_register(ctx->dev, ctx->mem->buf, ctx->mem->len, ctx->access));
+		atomic_fetch_add(&t->gen, 1);
+	}
+	return NULL;
+}
+
+/* Park the registering thread (bounded): from then on the main thread owns the device. */
+static bool park_registrar(struct fp_ctx *ctx, struct reg_thread *t)
+{
+	uint64_t deadline = fp_now_ns() + (uint64_t)ctx->step_timeout_ms * 1000000u;
+	int err;
+
+	atomic_store(&t->phase, REG_HOLD);
+	while (atomic_load(&t->phase) != REG_HELD)
+		if (fp_now_ns() > deadline) {
+			fp_fail(ctx, FP_STATUS_ERROR,
+				"the registering thread did not park in %d ms",
+				ctx->step_timeout_ms);
+			return false;
+		} else
+			sched_yield();
+	err = atomic_load(&t->err);
+	if (err)
+		fp_fail(ctx, err == -ENODEV ? FP_STATUS_SKIP : FP_STATUS_ERROR,
+			"register (in a thread): %s", ctx->dev->error);
+	return !err;
+}
+
+/* Let it cycle again and wait (bounded) until it has made a new registration. */
+static bool resume_registrar(struct fp_ctx *ctx, struct reg_thread *t)
+{
+	uint64_t deadline = fp_now_ns() + (uint64_t)ctx->step_timeout_ms * 1000000u;
+	unsigned long from = atomic_load(&t->gen);
+
+	atomic_store(&t->phase, REG_CYCLE);
+	while (atomic_load(&t->gen) < from + 2) {
+		if (atomic_load(&t->err) || fp_now_ns() > deadline) {
+			if (park_registrar(ctx, t))
+				fp_fail(ctx, FP_STATUS_ERROR,
+					"the registering thread made no registration in %d ms",
+					ctx->step_timeout_ms);
+			return false;
+		}
+		sched_yield();
+	}
+	return true;
+}
+
+/*
+ * After the fork, with the registering thread parked on its last registration: the parent
+ * writes the device's half, the device writes it (the parent must see it), the parent
+ * writes again and the device reads it, in the directions the backend has.
+ */
+static void half_round_trip(struct fp_ctx *ctx, const struct threaded_plan *plan)
+{
+	unsigned caps = ctx->dev->be->caps;
+
+	fp_pattern_fill(ctx->mem->buf, 0, plan->half, ctx->seed, FP_PARENT_NEW);
+	if ((caps & FP_CAP_DMA_TO_HOST) &&
+	    (!fp_device_writes(ctx, &plan->probes) ||
+	     !fp_check_probes(ctx, FP_OBS_PARENT, &plan->probes, FP_DEVICE)))
+		return;
+	fp_pattern_fill(ctx->mem->buf, 0, plan->half, ctx->seed, FP_PARENT_NEW);
+	if (caps & FP_CAP_DMA_FROM_HOST)
+		fp_device_reads(ctx, &plan->probes, FP_PARENT_NEW);
+}
+
+/*
+ * One round: fork wherever the registering thread is (or, @held, while it holds a live
+ * registration), park it, then the DMA through its last registration and the child's
+ * checks. Returns whether that registration was live over the whole fork (its generation did
+ * not move): the early-COW shape. Any other overlap must pass too, so no verdict depends on
+ * who won.
+ */
+static bool fork_round(struct fp_ctx *ctx, struct threaded_plan *plan, struct reg_thread *t,
+		       bool held)
+{
+	struct fp_child c;
+	unsigned long before;
+
+	fp_pattern_fill(ctx->mem->buf, 0, plan->half, ctx->seed, FP_PARENT_OLD);
+	if (held ? !park_registrar(ctx, t) : !resume_registrar(ctx, t))
+		return false;
+	before = atomic_load(&t->gen);
+	if (!fp_child_spawn(ctx, &c, child_threaded, FP_CHILD, plan))
+		return false;
+	if (!park_registrar(ctx, t)) {
+		fp_child_finish(ctx, &c, "child");
+		return false;
+	}
+	fp_child_wait_ack(ctx, &c);
+	half_round_trip(ctx, plan);
+	fp_child_finish(ctx, &c, "child");
+	return !(before & 1) && atomic_load(&t->gen) == before;
+}
+
+/*
+ * The rounds: free ones, then a held one if no free round had the pin live over the fork.
+ * How many were which varies from run to run, so it is not reported (a case's TAP line is
+ * the same with -j N and on a rerun).
+ */
+static void register_rounds(struct fp_ctx *ctx, struct threaded_plan *plan, struct reg_thread *t)
+{
+	unsigned round;
+	bool covered = false;
+
+	for (round = 0; round < REG_FREE_ROUNDS && !fp_failed(ctx); round++)
+		covered |= fork_round(ctx, plan, t, false);
+	if (!fp_failed(ctx) && !covered)
+		fork_round(ctx, plan, t, true);
+}
+
+/*
+ * threaded-fork-register: one thread keeps writing its half of the buffer, another keeps
+ * deregistering and registering the whole buffer through the backend, while the main thread
+ * forks (registration against fork: 57efa1fe5957 for GUP-fast, early COW for a pin that is
+ * live at fork, COW breaking for one made after it). After each fork the thread is parked
+ * on its last registration: the device moves data through it (the parent must see the
+ * device's data, the device the parent's), and the child's copy is a per-page consistent
+ * snapshot: the device's half its pre-fork data, the thread's half only the thread's.
+ */
+void fp_scenario_threaded_fork_register(struct fp_ctx *ctx)
+{
+	struct writer_thread w = {.ctx = ctx};
+	struct reg_thread r = {.ctx = ctx};
+	struct threaded_plan plan;
+	pthread_t wid, rid;
+	int err;
+
+	if (ctx->mem->len < 2 * 4096) {
+		fp_fail(ctx, FP_STATUS_SKIP, "needs a buffer of two pages or more (one per side)");
+		return;
+	}
+	if (!fp_prologue(ctx))
+		return;
+	plan.half = ctx->mem->len / 2 & ~4095ul;
+	fp_probes_plan(ctx, &plan.probes);
+	clip_probes(&plan.probes, plan.half);
+	w.off = plan.half;
+	w.len = (ctx->mem->len - plan.half) & ~4095ul;
+	atomic_store(&r.phase, REG_HELD);
+	err = pthread_create(&wid, NULL, keep_writing, &w);
+	if (!err) {
+		err = pthread_create(&rid, NULL, cycle_registrations, &r);
+		if (!err) {
+			if (writer_started(ctx, &w))
+				register_rounds(ctx, &plan, &r);
+			else
+				fp_fail(ctx, FP_STATUS_ERROR, "the writer thread made no pass");
+			atomic_store(&r.phase, REG_QUIT);
+			pthread_join(rid, NULL);
+		}
+		atomic_store(&w.stop, true);
+		pthread_join(wid, NULL);
+	}
+	if (err)
+		fp_fail(ctx, FP_STATUS_ERROR, "pthread_create: %s", strerror(err));
+}
+
 /* For fork_then when the hazard came before the fork. */
 static bool nothing_more(struct fp_ctx *ctx)
 {
@@ -499,6 +697,46 @@ void fp_scenario_pageout(struct fp_ctx *ctx)
 		return;
 	}
 	if (page_out(ctx))
+		fork_then(ctx, true, nothing_more);
+}
+
+/*
+ * pageout-before-pin[-ro]: the parent's pre-fork data is swapped out (MADV_PAGEOUT) BEFORE
+ * the registration, so the pin itself faults the pages back in from swap; then fork (child
+ * alive), the parent writes and the device moves data. A R/W pin swaps in with a write fault
+ * (an exclusive, writable page); a R/O pin with a read fault, which maps the page read-only:
+ * the parent's next write must then reuse the pinned page, not copy it (before 5.19
+ * do_wp_page reused only at refcount 1, which a pin never has; the swap entry keeps the
+ * exclusive mark since 1493a1913e34). SKIP without swap, or when nothing left memory.
+ */
+void fp_scenario_pageout_before_pin(struct fp_ctx *ctx)
+{
+	size_t len;
+	void *start = page_range(ctx, &len);
+	long out;
+
+	if (!fp_swap_active()) {
+		fp_fail(
+		    ctx, FP_STATUS_SKIP,
+		    "no swap: MADV_PAGEOUT cannot move anonymous pages (swapon a file or zram)");
+		return;
+	}
+	fp_write_buffer(ctx, FP_PARENT_OLD);
+	fp_write_neighbour(ctx);
+	if (!page_out(ctx))
+		return;
+	out = fp_pages_not_present(start, len);
+	if (out <= 0) {
+		fp_fail(ctx, FP_STATUS_SKIP, "%s",
+			out < 0
+			    ? "cannot read /proc/self/pagemap: which pages left memory is unknown"
+			    : "MADV_PAGEOUT left every page in memory (swap full, or reclaim "
+			      "declined this memory type)");
+		return;
+	}
+	fp_note(ctx, "%ld of %zu 4 KiB pages out of memory before the registration", out,
+		len / 4096);
+	if (register_now(ctx))
 		fork_then(ctx, true, nothing_more);
 }
 

@@ -15,7 +15,9 @@ void fp_scenario_reprotect_softdirty(struct fp_ctx *ctx);
 void fp_scenario_reprotect_uffd_wp(struct fp_ctx *ctx);
 void fp_scenario_wipeonfork(struct fp_ctx *ctx);
 void fp_scenario_threaded_fork(struct fp_ctx *ctx);
+void fp_scenario_threaded_fork_register(struct fp_ctx *ctx);
 void fp_scenario_pageout(struct fp_ctx *ctx);
+void fp_scenario_pageout_before_pin(struct fp_ctx *ctx);
 void fp_scenario_collapse(struct fp_ctx *ctx);
 
 #endif

@@ -366,6 +366,28 @@ bool fp_swap_active(void)
 	return lines > 1; /* the first line is the header */
 }
 
+long fp_pages_not_present(const void *addr, size_t len)
+{
+	uintptr_t first = (uintptr_t)addr / 4096, last = ((uintptr_t)addr + len + 4095) / 4096;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t entry;
+	long out = 0;
+
+	if (fd < 0)
+		return -1;
+	for (; first < last; first++) {
+		/* bit 63: present; readable without privileges (only the PFN is hidden) */
+		if (pread(fd, &entry, sizeof(entry), (off_t)(first * sizeof(entry))) !=
+		    sizeof(entry)) {
+			out = -1;
+			break;
+		}
+		out += !(entry >> 63);
+	}
+	close(fd);
+	return out;
+}
+
 static int map_hugetlb(struct fp_mem *m, size_t len, size_t page_size, int size_flag, char *why,
 		       size_t ws)
 {

@@ -66,4 +66,8 @@ unsigned long fp_hugetlb_free_pages(size_t page_size);
  * be paged out. */
 bool fp_swap_active(void);
 
+/* How many 4 KiB pages of [@addr, @addr+@len) are not in memory (swapped out or dropped:
+ * /proc/self/pagemap's present bit clear), or -1 with errno when pagemap cannot be read. */
+long fp_pages_not_present(const void *addr, size_t len);
+
 #endif

@@ -26,6 +26,9 @@ struct fake_reg {
 };
 
 static struct fake_reg *live_reg;
+/* threaded-fork-register registers in a thread while the main thread forks: the fork
+ * handler must not read a registration being freed */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool cow_bug_mode, stale_pin_mode, remap_bug_mode;
 static bool forked; /* this process has forked (stale-pin: the pages may be COW-shared) */
 /* child-maps: the last child's pid, written by the child itself (a MAP_SHARED page) */
@@ -45,8 +48,10 @@ static void keep_device_page(struct fake_reg *r)
  * is now, and the parent's mapping goes on without it. */
 static void cow_bug_at_fork(void)
 {
+	pthread_mutex_lock(&reg_lock);
 	if (cow_bug_mode && live_reg)
 		keep_device_page(live_reg);
+	pthread_mutex_unlock(&reg_lock);
 }
 
 /* atfork child handler of child-maps: tell the parent's device where the child is. */
@@ -131,9 +136,11 @@ static int fake_reg(struct fp_dev *dev, void *addr, size_t len, enum fp_access a
 	r->addr = addr;
 	r->len = len;
 	r->data = malloc(dev->be->limits.max_transfer);
+	pthread_mutex_lock(&reg_lock);
 	live_reg = r;
 	if (stale_pin_mode && forked)
 		keep_device_page(r); /* the pin took the page the child still shares (or shared) */
+	pthread_mutex_unlock(&reg_lock);
 	if (dev->be == &fake_dontfork_backend)
 		fake_dontfork(r, MADV_DONTFORK);
 	*priv = r;
@@ -146,7 +153,9 @@ static void fake_dereg(struct fp_dev *dev, void *reg)
 
 	if (dev->be == &fake_dontfork_backend)
 		fake_dontfork(r, MADV_DOFORK);
+	pthread_mutex_lock(&reg_lock);
 	live_reg = NULL;
+	pthread_mutex_unlock(&reg_lock);
 	free(r->device_page);
 	free(r->data);
 	free(r);

@@ -48,7 +48,10 @@ static const struct {
     {"reprotect-uffd-wp", &fake_remap_bug_backend, LOST_DMA},
     {"wipeonfork", &fake_cow_bug_backend, LOST_DMA},
     {"threaded-fork", &fake_cow_bug_backend, LOST_DMA},
+    {"threaded-fork-register", &fake_cow_bug_backend, LOST_DMA},
     {"pageout", &fake_remap_bug_backend, LOST_DMA},
+    {"pageout-before-pin", &fake_cow_bug_backend, LOST_DMA},
+    {"pageout-before-pin-ro", &fake_cow_bug_backend, STALE},
     {"collapse", &fake_remap_bug_backend, LOST_DMA},
 };
 
@@ -175,8 +178,9 @@ static bool can_write_into_child(void)
  * parent alone sees nothing wrong). */
 static void test_child_maps_pinned_page(void)
 {
-	const char *scenarios[] = {"in-flight", "child-alive", "threaded-fork", "wipeonfork",
-				   "pin-after-fork"};
+	const char *scenarios[] = {
+	    "in-flight",  "child-alive",    "threaded-fork",	 "threaded-fork-register",
+	    "wipeonfork", "pin-after-fork", "pageout-before-pin"};
 	size_t i;
 
 	if (!can_write_into_child()) {
