@@ -404,6 +404,28 @@ static void fork_while_writing(struct fp_ctx *ctx, struct threaded_plan *plan,
 }
 
 /*
+ * Both threaded scenarios: the device gets the first half (its probes clipped to it), the
+ * writer thread @w the whole pages of the second. False with the verdict set when the
+ * buffer is too small or the prologue failed.
+ */
+static bool threaded_plan_init(struct fp_ctx *ctx, struct threaded_plan *plan,
+			       struct writer_thread *w)
+{
+	if (ctx->mem->len < 2 * 4096) {
+		fp_fail(ctx, FP_STATUS_SKIP, "needs a buffer of two pages or more (one per side)");
+		return false;
+	}
+	if (!fp_prologue(ctx))
+		return false;
+	plan->half = ctx->mem->len / 2 & ~4095ul;
+	fp_probes_plan(ctx, &plan->probes);
+	clip_probes(&plan->probes, plan->half);
+	w->off = plan->half;
+	w->len = (ctx->mem->len - plan->half) & ~4095ul;
+	return true;
+}
+
+/*
  * threaded-fork: one thread keeps writing its half of the registered buffer while the main
  * thread forks (the GUP-fast vs fork race, 57efa1fe5957, and the copies early COW makes while
  * a thread writes). After the fork the device writes the other half: the parent must see it,
@@ -416,17 +438,8 @@ void fp_scenario_threaded_fork(struct fp_ctx *ctx)
 	pthread_t tid;
 	int err;
 
-	if (ctx->mem->len < 2 * 4096) {
-		fp_fail(ctx, FP_STATUS_SKIP, "needs a buffer of two pages or more (one per side)");
+	if (!threaded_plan_init(ctx, &plan, &t))
 		return;
-	}
-	if (!fp_prologue(ctx))
-		return;
-	plan.half = ctx->mem->len / 2 & ~4095ul;
-	fp_probes_plan(ctx, &plan.probes);
-	clip_probes(&plan.probes, plan.half);
-	t.off = plan.half;
-	t.len = (ctx->mem->len - plan.half) & ~4095ul;
 	err = pthread_create(&tid, NULL, keep_writing, &t);
 	if (err) {
 		fp_fail(ctx, FP_STATUS_ERROR, "pthread_create: %s", strerror(err));
@@ -604,17 +617,8 @@ void fp_scenario_threaded_fork_register(struct fp_ctx *ctx)
 	pthread_t wid, rid;
 	int err;
 
-	if (ctx->mem->len < 2 * 4096) {
-		fp_fail(ctx, FP_STATUS_SKIP, "needs a buffer of two pages or more (one per side)");
+	if (!threaded_plan_init(ctx, &plan, &w))
 		return;
-	}
-	if (!fp_prologue(ctx))
-		return;
-	plan.half = ctx->mem->len / 2 & ~4095ul;
-	fp_probes_plan(ctx, &plan.probes);
-	clip_probes(&plan.probes, plan.half);
-	w.off = plan.half;
-	w.len = (ctx->mem->len - plan.half) & ~4095ul;
 	atomic_store(&r.phase, REG_HELD);
 	err = pthread_create(&wid, NULL, keep_writing, &w);
 	if (!err) {
