@@ -12,7 +12,7 @@
  * same rules.
  */
 #define _GNU_SOURCE
-#include "peer.h"
+#include "peer_ofi.h"
 
 #include "backends/ofi_peer.h"
 #include "backends/rdma_peer.h"

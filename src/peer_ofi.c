@@ -9,7 +9,7 @@
  * session on stdout, as the verbs peer.
  */
 #define _GNU_SOURCE
-#include "peer.h"
+#include "peer_ofi.h"
 
 #include "backends/ofi_lib.h"
 #include "backends/ofi_peer.h"

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `forkpin peer` (docs/two-node.md): the options both servers share, the verbs one (rdma_cm,
- * peer.c) and the libfabric one (--ofi, peer_ofi.c).
+ * `forkpin peer --ofi` (docs/two-node.md), the libfabric server, and the options it shares
+ * with the verbs one (rdma_cm, peer.c, which calls down into this file, never up).
  */
-#ifndef FORKPIN_PEER_H
-#define FORKPIN_PEER_H
+#ifndef FORKPIN_PEER_OFI_H
+#define FORKPIN_PEER_OFI_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
