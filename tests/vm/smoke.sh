@@ -45,7 +45,7 @@ check "edu device ${edu:-(absent)} is bound to vfio-pci" \
 	sh -c "[ -n \"$edu\" ] && [ \"\$(basename \"\$(readlink /sys/bus/pci/devices/$edu/driver)\")\" = vfio-pci ]"
 group=$(basename "$(readlink /sys/bus/pci/devices/$edu/iommu_group 2>/dev/null)")
 check "/dev/vfio/$group opens, is viable and takes a type1v2 container" "$VFIO_OPEN" "/dev/vfio/$group"
-check "16 hugetlb pages are reserved" sh -c "[ \"\$(cat /proc/sys/vm/nr_hugepages)\" = 16 ]"
+check "64 hugetlb pages are reserved (four 16-page shares, setup/vm/guest-setup)" sh -c "[ \"\$(cat /proc/sys/vm/nr_hugepages)\" = 64 ]"
 check "RLIMIT_MEMLOCK is unlimited" sh -c "[ \"\$(ulimit -l)\" = unlimited ]"
 check "the kernel reports copy-on-fork" sh -c "rdma sys | grep -q \"copy-on-fork on\""
 exit $failed
