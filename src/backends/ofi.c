@@ -1029,21 +1029,6 @@ static int ofi_zygote_query(char *text, size_t size, bool *usable)
  * the providers (fi_getparams runs every provider's init, not its getinfo), else one that
  * only loads libfabric (psm's constructors). Each case process then does the rest itself.
  */
-static int ofi_zygote_prepare_init(char *text, size_t size, bool *usable)
-{
-	struct fi_param *params;
-	int count;
-
-	ofi_case_env();
-	if (ofi_load(text, size)) {
-		*usable = false;
-		return 1;
-	}
-	if (!ofi_fn.getparams(&params, &count))
-		ofi_fn.freeparams(params);
-	return 0;
-}
-
 static int ofi_zygote_prepare_load(char *text, size_t size, bool *usable)
 {
 	ofi_case_env();
@@ -1064,7 +1049,7 @@ static void ofi_zygote_fall_back(void)
 		ofi_zygote_prepare_fn prepare;
 		const char *level;
 	} lighter[] = {
-	    {ofi_zygote_prepare_init, "providers initialised, no fi_getinfo"},
+	    {ofi_prepare_providers, "providers initialised, no fi_getinfo"},
 	    {ofi_zygote_prepare_load, "libfabric loaded only"},
 	};
 	char why[512], text[64];

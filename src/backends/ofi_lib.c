@@ -112,4 +112,19 @@ void ofi_case_env(void)
 	setenv("FI_OFI_RXM_BUFFER_SIZE", "1024", 0);
 }
 
+int ofi_prepare_providers(char *err, size_t size, bool *usable)
+{
+	struct fi_param *params;
+	int count;
+
+	ofi_case_env();
+	if (ofi_load(err, size)) {
+		*usable = false;
+		return 1;
+	}
+	if (!ofi_fn.getparams(&params, &count))
+		ofi_fn.freeparams(params);
+	return 0;
+}
+
 #endif /* HAVE_LIBFABRIC */

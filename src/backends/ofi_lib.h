@@ -37,6 +37,13 @@ int ofi_load(char *err, size_t size);
  * libfabric initialises; a user's value wins (ofi_lib.c says why each). */
 void ofi_case_env(void);
 
+/*
+ * A zygote's preparation (ofi_zygote.h) that holds no descriptor: load libfabric and run every
+ * provider's init (fi_getparams), but no fi_getinfo, which may open a device. 0, or 1 with
+ * *usable false and @err saying why libfabric could not load.
+ */
+int ofi_prepare_providers(char *err, size_t size, bool *usable);
+
 #define OFI_API_VERSION FI_VERSION(FI_MAJOR_VERSION, FI_MINOR_VERSION)
 
 #endif /* HAVE_LIBFABRIC */

@@ -462,23 +462,6 @@ static int or_dma_wait(struct fp_dev *dev, void *reg)
 
 static struct ofi_zygote or_zygote;
 
-/* In the zygote: load libfabric and initialise its providers, no fi_getinfo (which may open
- * a device: the zygote must hold no descriptor). */
-static int or_zygote_prepare(char *text, size_t size, bool *usable)
-{
-	struct fi_param *params;
-	int count;
-
-	ofi_case_env();
-	if (ofi_load(text, size)) {
-		*usable = false;
-		return 1;
-	}
-	if (!ofi_fn.getparams(&params, &count))
-		ofi_fn.freeparams(params);
-	return 0;
-}
-
 static int or_spawn(void (*body)(void *arg, int fd), const void *arg, size_t arg_size, int fd)
 {
 	const char *use = getenv("FORKPIN_OFI_ZYGOTE");
@@ -488,7 +471,7 @@ static int or_spawn(void (*body)(void *arg, int fd), const void *arg, size_t arg
 	if ((use && !strcmp(use, "0")) ||
 	    or_peer_addr(host, sizeof(host), port, sizeof(port), err, sizeof(err)))
 		return -ENOSYS;
-	return ofi_zygote_spawn(&or_zygote, or_zygote_prepare, body, arg, arg_size, fd);
+	return ofi_zygote_spawn(&or_zygote, ofi_prepare_providers, body, arg, arg_size, fd);
 }
 
 #endif /* HAVE_LIBFABRIC */
