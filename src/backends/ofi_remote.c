@@ -52,6 +52,8 @@ static const struct fp_option ofi_remote_options[] = {
 	"needs --ofi-peer HOST (or --peer HOST): start `forkpin peer --ofi` on another node "      \
 	"(docs/two-node.md)"
 
+#if HAVE_LIBFABRIC
+
 /* Is there a PORT in HOST[:PORT] / [V6]:PORT? */
 static bool or_has_port(const char *spec)
 {
@@ -97,8 +99,6 @@ static const char *or_provider(void)
 
 	return p && p[0] ? p : FP_OFI_PEER_PROVIDER;
 }
-
-#if HAVE_LIBFABRIC
 
 #include <time.h>
 
@@ -474,8 +474,6 @@ static int or_spawn(void (*body)(void *arg, int fd), const void *arg, size_t arg
 	return ofi_zygote_spawn(&or_zygote, ofi_prepare_providers, body, arg, arg_size, fd);
 }
 
-#endif /* HAVE_LIBFABRIC */
-
 static void or_fingerprint(struct fp_env *env)
 {
 	char host[256], port[16], err[256];
@@ -509,7 +507,6 @@ static int or_check_options(char *err, size_t err_size)
 	return 0;
 }
 
-#if HAVE_LIBFABRIC
 static const struct fp_backend_ops ofi_remote_ops = {
     .open = or_open,
     .reg = or_register,

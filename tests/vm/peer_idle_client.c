@@ -22,10 +22,12 @@
 #include "backends/rdma_peer.h"
 #include "util.h"
 
+#if HAVE_LIBRDMACM || HAVE_LIBFABRIC
 static uint64_t deadline_in(double s)
 {
 	return fp_now_ns() + (uint64_t)(s * 1e9);
 }
+#endif
 
 #if HAVE_LIBRDMACM
 /* Wait for CM event @want; 0 or -1 (printed). */
@@ -136,7 +138,7 @@ static int idle_ofi(const char *host, const char *port, double secs, const char 
 #else
 static int idle_ofi(const char *host, const char *port, double secs, const char *prov)
 {
-	(void)host, (void)port, (void)secs;
+	(void)host, (void)port, (void)secs, (void)prov;
 	printf("built without libfabric\n");
 	return 1;
 }
