@@ -45,6 +45,30 @@ skip_without_qemu() {
 	exit 77
 }
 
+# Kernel-suite VM tests: build (or take from the cache) each custom kernel NAME with
+# setup/kernel/build, one TAP line each, its bzImage in image[NAME] (declare -A image first;
+# $top and $tmp set). A build that cannot run here (exit 2) SKIPs the whole test (exit 77);
+# a failed one ends it (exit 1) with the build's last words.
+build_kernels() {
+	local k st
+	for k in "$@"; do
+		"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
+			"$k" >"$tmp/build-$k.out" 2>"$tmp/build-$k.err"
+		st=$?
+		image[$k]=$(tail -n 1 "$tmp/build-$k.out")
+		if [ "$st" = 2 ]; then
+			echo "1..0 # SKIP setup/kernel/build $k: $(tail -n 1 "$tmp/build-$k.err")"
+			exit 77
+		fi
+		ok "$st" "setup/kernel/build $k gives a bzImage (${image[$k]})"
+		[ "$st" = 0 ] || {
+			sed 's/^/# /' "$tmp/build-$k.err" | tail -n 5
+			tap_done
+			exit 1
+		}
+	done
+}
+
 # Fault tests: run as root, or re-exec as root of a user namespace (unshare -r); else skip.
 # Call as: become_root "$0" "$@"
 become_root() {

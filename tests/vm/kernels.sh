@@ -26,23 +26,7 @@ tmp=$(mktemp -d /tmp/forkpin-kernels.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
-for k in stock no-early-cow ro-pin-no-unshare anon-reuse-refcount can-follow-write; do
-	# Through a file: a pipe inside $(...) would hide the build's exit status.
-	"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
-		"$k" >"$tmp/build-$k.out" 2>"$tmp/build-$k.err"
-	st=$?
-	image[$k]=$(tail -n 1 "$tmp/build-$k.out")
-	if [ "$st" = 2 ]; then
-		echo "1..0 # SKIP setup/kernel/build $k: $(tail -n 1 "$tmp/build-$k.err")"
-		exit 77
-	fi
-	ok "$st" "setup/kernel/build $k gives a bzImage (${image[$k]})"
-	[ "$st" = 0 ] || {
-		sed 's/^/# /' "$tmp/build-$k.err" | tail -n 5
-		tap_done
-		exit 1
-	}
-done
+build_kernels stock no-early-cow ro-pin-no-unshare anon-reuse-refcount can-follow-write
 
 # The slice: every backend that moves data through pins without libfabric (the ofi rows add
 # ~1 s of libfabric start-up per case and prove nothing more about the kernel), private base
