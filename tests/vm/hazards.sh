@@ -22,39 +22,21 @@ tmp=$(mktemp -d /tmp/forkpin-hazards.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 declare -A image
-for k in stock no-early-cow; do
-	"$top/setup/kernel/build" --timeout "${FORKPIN_KERNEL_BUILD_TIMEOUT:-2400}" \
-		"$k" >"$tmp/build-$k.out" 2>"$tmp/build-$k.err"
-	st=$?
-	image[$k]=$(tail -n 1 "$tmp/build-$k.out")
-	if [ "$st" = 2 ]; then
-		echo "1..0 # SKIP setup/kernel/build $k: $(tail -n 1 "$tmp/build-$k.err")"
-		exit 77
-	fi
-	ok "$st" "setup/kernel/build $k gives a bzImage (${image[$k]})"
-	[ "$st" = 0 ] || {
-		sed 's/^/# /' "$tmp/build-$k.err" | tail -n 5
-		tap_done
-		exit 1
-	}
-done
+build_kernels stock no-early-cow
 
 # shellcheck disable=SC2054 # the commas are forkpin's list syntax
 sel=(-b iouring,guptest-fast -m anon,thp-pmd,hugetlb-2m
 	-s threaded-fork,threaded-fork-register,pageout,pageout-before-pin,pageout-before-pin-ro,pin-after-fork,pin-after-fork-ro,reprotect,wipeonfork)
 
-# run_on KERNEL: the slice in one boot (a second one if the guest did not finish: a TCG boot
-# can panic on its timer); TAP in $out, the exit status returned.
+# run_on KERNEL: the slice in one boot (a guest that does not finish is a failure with
+# setup/vm/run's reason, never booted again); TAP in $out, the exit status returned.
 run_on() {
-	local try st
-	for try in 1 2; do
-		"$top/setup/vm/run" --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-900}" \
-			--kernel "${image[$1]}" -- "$top/setup/kernel/guest-forkpin" --swap "$fp" \
-			"${sel[@]}" --timeout 30 >"$tmp/$1.tap" 2>"$tmp/$1.err"
-		st=$?
-		[ "$st" = 3 ] || break
-		echo "# $1: the guest did not finish (try $try): $(tail -n 1 "$tmp/$1.err")"
-	done
+	local st
+	"$top/setup/vm/run" --timeout "${FORKPIN_KERNELS_VM_TIMEOUT:-900}" \
+		--kernel "${image[$1]}" -- "$top/setup/kernel/guest-forkpin" --swap "$fp" \
+		"${sel[@]}" --timeout 30 >"$tmp/$1.tap" 2>"$tmp/$1.err"
+	st=$?
+	[ "$st" != 3 ] || echo "# $1: the guest did not finish: $(tail -n 1 "$tmp/$1.err")"
 	out=$(cat "$tmp/$1.tap")
 	return "$st"
 }
