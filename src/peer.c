@@ -193,6 +193,9 @@ struct peer_conn {
 	struct rdma_cm_id *refused[PEER_MAX_REFUSED];
 	size_t nrefused;
 	unsigned long requests;
+	bool request_received; /* the next request's receive completed while waiting for another */
+	unsigned long early; /* how often: requests served that came before the last reply's ack */
+	char doing[96];	     /* what the session waits for now, for the log when it ends there */
 };
 
 /* The client's address, for the log and for refusals. */
@@ -255,14 +258,37 @@ static int peer_complete(struct peer_conn *pc, enum ibv_wc_opcode want, int ms)
 	struct ibv_wc wc;
 	int ret;
 
-	do
+	do {
 		ret = peer_wait(pc, deadline, &wc);
-	while (!ret && wc.opcode != want);
+		/* The client's next request can complete before the ack of our reply does (the
+		 * ack may come late, rxe defers acks): keep it, or it is never served. */
+		if (!ret && wc.opcode == IBV_WC_RECV && want != IBV_WC_RECV) {
+			pc->request_received = true;
+			pc->early++;
+		}
+	} while (!ret && wc.opcode != want);
 	return ret;
 }
 
-/* Move the data of request @rq with this node's NIC; the reply goes in tx. */
-static void peer_do(struct peer_conn *pc, const struct fp_peer_msg *rq, struct fp_peer_msg *tx)
+/* Request @rq's RDMA READ or WRITE between @local and the client's MR; 0 or -errno
+ * (pc->c.err says). */
+static int peer_rdma(struct peer_conn *pc, const struct fp_peer_msg *rq, char *local)
+{
+	bool write = le32toh(rq->op) == FP_PEER_WRITE;
+	uint32_t len = le32toh(rq->len);
+	int ret;
+
+	snprintf(pc->doing, sizeof(pc->doing), "the %s of request %u (%u bytes)",
+		 write ? "RDMA WRITE" : "RDMA READ", le32toh(rq->seq), len);
+	ret = fp_rconn_post_rdma(&pc->c, write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ, local, len,
+				 le64toh(rq->addr), le32toh(rq->rkey));
+	return ret ? ret
+		   : peer_complete(pc, write ? IBV_WC_RDMA_WRITE : IBV_WC_RDMA_READ, PEER_OP_MS);
+}
+
+/* Move the data of request @rq with this node's NIC; the reply goes in tx. -ECONNRESET when
+ * the client left meanwhile (no reply then), else 0. */
+static int peer_do(struct peer_conn *pc, const struct fp_peer_msg *rq, struct fp_peer_msg *tx)
 {
 	uint32_t op = le32toh(rq->op), len = le32toh(rq->len);
 	int ret;
@@ -278,24 +304,36 @@ static void peer_do(struct peer_conn *pc, const struct fp_peer_msg *rq, struct f
 			 "not a forkpin peer request (magic 0x%x, op %u, len %u): same forkpin "
 			 "version on both nodes?",
 			 le32toh(rq->magic), op, len);
-		return;
+		return 0;
 	}
-	if (op == FP_PEER_WRITE)
-		ret = fp_rconn_post_rdma(&pc->c, IBV_WR_RDMA_WRITE, (void *)(rq + 1), len,
-					 le64toh(rq->addr), le32toh(rq->rkey));
-	else
-		ret = fp_rconn_post_rdma(&pc->c, IBV_WR_RDMA_READ, tx + 1, len, le64toh(rq->addr),
-					 le32toh(rq->rkey));
-	if (!ret)
-		ret = peer_complete(pc, op == FP_PEER_WRITE ? IBV_WC_RDMA_WRITE : IBV_WC_RDMA_READ,
-				    PEER_OP_MS);
+	ret = peer_rdma(pc, rq, op == FP_PEER_WRITE ? (char *)(rq + 1) : (char *)(tx + 1));
+	if (ret == -ECONNRESET)
+		return ret;
 	if (ret) {
 		tx->status = htole32((uint32_t)-ret);
 		snprintf(tx->error, sizeof(tx->error), "%.*s", (int)sizeof(tx->error) - 1,
 			 pc->c.err);
-		return;
+		return 0;
 	}
 	tx->len = htole32(op == FP_PEER_READ ? len : 0);
+	return 0;
+}
+
+/* Wait up to @idle_s for the client's next request (it may have arrived already). */
+static int peer_next_request(struct peer_conn *pc, double idle_s)
+{
+	uint64_t deadline = fp_now_ns() + (uint64_t)(idle_s * 1e9);
+	struct ibv_wc wc;
+	int ret = 0;
+
+	if (pc->request_received) {
+		pc->request_received = false;
+		return 0;
+	}
+	do
+		ret = peer_wait(pc, deadline, &wc);
+	while (!ret && wc.opcode != IBV_WC_RECV);
+	return ret;
 }
 
 /* Serve requests until the client leaves, idles out or breaks; returns why it ended. */
@@ -304,12 +342,10 @@ static const char *peer_serve_requests(struct peer_conn *pc, struct peer_opts *o
 {
 	for (;;) {
 		struct fp_peer_msg *rx = fp_rconn_rx(&pc->c), *tx = fp_rconn_tx(&pc->c);
-		struct ibv_wc wc;
 		int ret;
 
-		do
-			ret = peer_wait(pc, fp_now_ns() + (uint64_t)(o->idle_s * 1e9), &wc);
-		while (!ret && wc.opcode != IBV_WC_RECV);
+		pc->doing[0] = '\0'; /* between requests: an end here is no interruption */
+		ret = peer_next_request(pc, o->idle_s);
 		if (ret == -ETIMEDOUT) {
 			snprintf(why, why_size, "idle for %g s: closed", o->idle_s);
 			return why;
@@ -325,7 +361,13 @@ static const char *peer_serve_requests(struct peer_conn *pc, struct peer_opts *o
 			fflush(stdout);
 			_exit(3);
 		}
-		peer_do(pc, rx, tx);
+		if (peer_do(pc, rx, tx)) {
+			snprintf(why, why_size, "%s", pc->c.err);
+			return why;
+		}
+		/* (the reply's ack may come after the client took the reply and left: no
+		 * interruption) */
+		pc->doing[0] = '\0';
 		/* the next request's receive first, then the reply that lets the client send it */
 		ret = fp_rconn_post_recv(&pc->c);
 		if (!ret)
@@ -368,7 +410,10 @@ static void peer_serve(struct rdma_event_channel *ev, struct rdma_cm_id *id, str
 		end = peer_serve_requests(&pc, o, why, sizeof(why));
 		rdma_disconnect(id);
 	}
-	printf("client %s on %s: %lu request(s) served; %s\n", pc.client, dev, pc.requests, end);
+	printf("client %s on %s: %lu request(s) served", pc.client, dev, pc.requests);
+	if (pc.early)
+		printf(" (%lu before the ack of the previous reply)", pc.early);
+	printf("; %s%s%s\n", end, pc.doing[0] ? " while waiting for " : "", pc.doing);
 	fflush(stdout);
 	fp_rconn_destroy(&pc.c);
 	rdma_destroy_id(id);

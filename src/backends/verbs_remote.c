@@ -384,6 +384,28 @@ static int vr_lost(struct fp_dev *dev, struct vr_state *st, int ret, bool sent)
 					      : " (the peer went away mid-case)");
 }
 
+/*
+ * After a transfer's deadline passed: what was there to see, appended to c.err. A completion
+ * still in the CQ means the wake-up was lost; a reply in the receive buffer without one means
+ * the data landed but no completion came; neither means nothing arrived.
+ */
+static void vr_timeout_detail(struct vr_state *st, bool sent, bool replied)
+{
+	const struct fp_peer_msg *rx = fp_rconn_rx(&st->c);
+	size_t used = strlen(st->c.err);
+	struct ibv_wc wc;
+	int n = ibv_poll_cq(st->c.cq, 1, &wc);
+
+	snprintf(st->c.err + used, sizeof(st->c.err) - used,
+		 "; then: send %s, reply %s, CQ %s, receive buffer holds %s %u",
+		 sent ? "completed" : "not completed", replied ? "completed" : "not completed",
+		 n > 0 ? (wc.opcode == IBV_WC_RECV ? "held a receive completion"
+						   : "held a send completion")
+		       : "empty",
+		 le32toh(rx->magic) == FP_PEER_MAGIC ? "seq" : "no message, seq field",
+		 le32toh(rx->seq));
+}
+
 /* Send the staged request; wait for its send completion and the reply. */
 static int vr_round_trip(struct fp_dev *dev, struct vr_state *st, struct vr_reg *r)
 {
@@ -406,6 +428,8 @@ static int vr_round_trip(struct fp_dev *dev, struct vr_state *st, struct vr_reg 
 		struct ibv_wc wc;
 
 		ret = fp_rconn_wait(&st->c, deadline, &wc, NULL, NULL);
+		if (ret == -ETIMEDOUT)
+			vr_timeout_detail(st, sent, replied);
 		if (ret)
 			return vr_lost(dev, st, ret, sent);
 		if (wc.opcode == IBV_WC_SEND)
