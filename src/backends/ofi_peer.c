@@ -32,7 +32,7 @@
 /* one message and one RMA in flight at a time: small queues */
 #define OCONN_QUEUE_SIZE 16
 
-static const char *const oconn_op_names[] = {"receive", "fi_send", "RMA"};
+static const char *const oconn_op_names[] = {"receive", "fi_send", "RMA", "fi_writedata (message)"};
 
 static int oconn_error(struct fp_oconn *c, int ret, const char *call)
 {
@@ -91,8 +91,9 @@ int fp_oconn_mr_reg(struct fp_oconn *c, void *addr, size_t len, uint64_t access,
 /* CQ, AV and endpoint, enabled, and this endpoint's name. */
 static int oconn_open_endpoint(struct fp_oconn *c)
 {
+	/* FORMAT_DATA: a remote write's completion carries the request number */
 	struct fi_cq_attr cq_attr = {
-	    .size = OCONN_QUEUE_SIZE, .format = FI_CQ_FORMAT_CONTEXT, .wait_obj = FI_WAIT_NONE};
+	    .size = OCONN_QUEUE_SIZE, .format = FI_CQ_FORMAT_DATA, .wait_obj = FI_WAIT_NONE};
 	struct fi_av_attr av_attr = {.type = c->info->domain_attr->av_type, .count = 4};
 	int ret;
 
@@ -130,6 +131,14 @@ int fp_oconn_open(struct fp_oconn *c, struct fi_info *info)
 		info->tx_attr->size = OCONN_QUEUE_SIZE;
 	if (info->rx_attr->size > OCONN_QUEUE_SIZE)
 		info->rx_attr->size = OCONN_QUEUE_SIZE;
+	if (info->domain_attr->cq_data_size < FP_OFI_PEER_CQ_DATA_SIZE) {
+		snprintf(c->err, sizeof(c->err),
+			 "provider %s carries %zu bytes of remote CQ data, forkpin's messages "
+			 "need %d",
+			 info->fabric_attr->prov_name, info->domain_attr->cq_data_size,
+			 FP_OFI_PEER_CQ_DATA_SIZE);
+		return -ENODEV;
+	}
 	ret = ofi_fn.fabric(info->fabric_attr, &c->fabric, NULL);
 	if (ret)
 		return oconn_error(c, ret, "fi_fabric");
@@ -140,16 +149,18 @@ int fp_oconn_open(struct fp_oconn *c, struct fi_info *info)
 	if (ret)
 		return ret;
 	/* MAP_SHARED: the message buffers never depend on the fork behaviour under test */
-	c->buf = mmap(NULL, 2 * FP_OFI_PEER_BUF_LEN, PROT_READ | PROT_WRITE,
+	c->buf = mmap(NULL, FP_OFI_PEER_BUFS * FP_OFI_PEER_BUF_LEN, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c->buf == MAP_FAILED) {
 		c->buf = NULL;
 		snprintf(c->err, sizeof(c->err), "mmap(message buffers): %s", strerror(errno));
 		return -errno;
 	}
-	memset(c->buf, 0, 2 * FP_OFI_PEER_BUF_LEN); /* FI_MR_ALLOCATED: backed before fi_mr_reg */
-	return fp_oconn_mr_reg(c, c->buf, 2 * FP_OFI_PEER_BUF_LEN,
-			       FI_SEND | FI_RECV | FI_READ | FI_WRITE, OCONN_BUF_KEY, &c->mr);
+	/* FI_MR_ALLOCATED: backed before fi_mr_reg */
+	memset(c->buf, 0, FP_OFI_PEER_BUFS * FP_OFI_PEER_BUF_LEN);
+	return fp_oconn_mr_reg(c, c->buf, FP_OFI_PEER_BUFS * FP_OFI_PEER_BUF_LEN,
+			       FI_SEND | FI_RECV | FI_READ | FI_WRITE | FI_REMOTE_WRITE,
+			       OCONN_BUF_KEY, &c->mr);
 }
 
 void fp_oconn_close(struct fp_oconn *c)
@@ -167,7 +178,7 @@ void fp_oconn_close(struct fp_oconn *c)
 	if (c->fabric)
 		fi_close(&c->fabric->fid);
 	if (c->buf)
-		munmap(c->buf, 2 * FP_OFI_PEER_BUF_LEN);
+		munmap(c->buf, FP_OFI_PEER_BUFS * FP_OFI_PEER_BUF_LEN);
 	if (c->info)
 		ofi_fn.freeinfo(c->info);
 	memset(c, 0, sizeof(*c));
@@ -193,6 +204,15 @@ void fp_oconn_straddr(struct fp_oconn *c, const void *name, char *buf, size_t si
 static void *oconn_desc(struct fp_oconn *c)
 {
 	return fi_mr_desc(c->mr);
+}
+
+void fp_oconn_tell_inbox(struct fp_oconn *c, struct fp_ofi_peer_msg *msg)
+{
+	size_t off = (unsigned char *)fp_oconn_inbox(c) - c->buf;
+
+	msg->addr = htole64((c->mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)c->buf + off
+							   : (uint64_t)off);
+	msg->key = htole64(fi_mr_key(c->mr));
 }
 
 int fp_oconn_post_recv(struct fp_oconn *c)
@@ -223,7 +243,7 @@ static int oconn_post(struct fp_oconn *c, const char *what,
 			return -ETIMEDOUT;
 		}
 		/* progress without consuming completions: a zero-length read drives it */
-		struct fi_cq_entry none;
+		struct fi_cq_data_entry none;
 
 		fi_cq_read(c->cq, &none, 0);
 		sched_yield();
@@ -242,15 +262,52 @@ static ssize_t oconn_do_send(struct fp_oconn *c, const void *arg)
 	return fi_send(c->ep, fp_oconn_tx(c), s->len, oconn_desc(c), s->to, &c->ctx[FP_OCONN_SEND]);
 }
 
-int fp_oconn_post_send(struct fp_oconn *c, fi_addr_t to, size_t payload)
+/* tx's header: the magic and this endpoint's name, for the other end to check and answer. */
+static void oconn_sign(struct fp_oconn *c)
 {
 	struct fp_ofi_peer_msg *tx = fp_oconn_tx(c);
-	struct oconn_send s = {.to = to, .len = sizeof(*tx) + payload};
 
 	tx->magic = htole32(FP_OFI_PEER_MAGIC);
 	tx->name_len = htole32((uint32_t)c->name_len);
 	memcpy(tx->name, c->name, c->name_len);
+}
+
+int fp_oconn_post_send(struct fp_oconn *c, fi_addr_t to, size_t payload)
+{
+	struct oconn_send s = {.to = to, .len = sizeof(struct fp_ofi_peer_msg) + payload};
+
+	oconn_sign(c);
 	return oconn_post(c, "fi_send", oconn_do_send, &s);
+}
+
+struct oconn_write_msg {
+	fi_addr_t to;
+	size_t len;
+	uint64_t raddr, key;
+	uint32_t seq;
+};
+
+/* fi_writedata, not fi_send: ofi_rxm hands it to the verbs QP with our buffer's own
+ * registration (no bounce buffer), as an RDMA WRITE with immediate data. */
+static ssize_t oconn_do_write_msg(struct fp_oconn *c, const void *arg)
+{
+	const struct oconn_write_msg *w = arg;
+
+	return fi_writedata(c->ep, fp_oconn_tx(c), w->len, oconn_desc(c), w->seq, w->to, w->raddr,
+			    w->key, &c->ctx[FP_OCONN_WRITE_MSG]);
+}
+
+int fp_oconn_post_write_msg(struct fp_oconn *c, fi_addr_t to, size_t payload, uint64_t raddr,
+			    uint64_t key, uint32_t seq)
+{
+	struct oconn_write_msg w = {.to = to,
+				    .len = sizeof(struct fp_ofi_peer_msg) + payload,
+				    .raddr = raddr,
+				    .key = key,
+				    .seq = seq};
+
+	oconn_sign(c);
+	return oconn_post(c, "fi_writedata", oconn_do_write_msg, &w);
 }
 
 struct oconn_rma {
@@ -315,9 +372,16 @@ int fp_oconn_wait(struct fp_oconn *c, uint64_t deadline_ns, enum fp_oconn_op *op
 
 	*op = FP_OCONN_NOPS;
 	for (;;) {
-		struct fi_cq_entry entry;
+		struct fi_cq_data_entry entry;
 		ssize_t n = fi_cq_read(c->cq, &entry, 1);
 
+		/* the other end's fi_writedata landed in the inbox (ofi_rxm reports it with
+		 * no context of ours: no receive of ours was consumed) */
+		if (n == 1 && (entry.flags & FI_REMOTE_WRITE)) {
+			c->inbox_data = (entry.flags & FI_REMOTE_CQ_DATA) ? entry.data : UINT64_MAX;
+			*op = FP_OCONN_INBOX;
+			return 0;
+		}
 		if (n == 1) {
 			*op = oconn_which(c, entry.op_context);
 			return 0;

@@ -7,9 +7,11 @@
  * HOST: the same node at the ofi port).
  *
  * Each case opens its own endpoint and session (HELLO ... BYE) with the peer, so the peer
- * keeps nothing between cases; addresses are exchanged the libfabric way (ofi_peer.h). The
- * case process registers the buffer itself and sends the peer (RMA address, key) with each
- * request:
+ * keeps nothing between cases; addresses are exchanged the libfabric way (ofi_peer.h). HELLO
+ * is the only message sent before the case forks; every request after it, and the goodbye,
+ * goes as RMA into the peer's inbox, never through ofi_rxm's own (pinned, private) message
+ * buffers, which a kernel without early COW breaks too. The case process registers the
+ * buffer itself and sends the peer (RMA address, key) with each request:
  *   DMA to host   = the peer fi_writes the pattern (sent with the request) into A's MR with
  *                   delivery complete, then replies;
  *   DMA from host = the peer fi_reads A's MR and sends the bytes back.
@@ -120,9 +122,10 @@ static const char *or_provider(void)
 struct or_state {
 	struct fp_oconn c;
 	fi_addr_t peer_fa;
-	bool session;	   /* HELLO answered: BYE at close */
-	char peer[300];	   /* HOST:PORT, for messages */
-	char peer_dev[64]; /* the peer's NIC (its domain), from HELLO's reply */
+	bool session;		   /* HELLO answered: BYE at close */
+	uint64_t inbox, inbox_key; /* the peer's inbox, from HELLO's reply */
+	char peer[300];		   /* HOST:PORT, for messages */
+	char peer_dev[64];	   /* the peer's NIC (its domain), from HELLO's reply */
 	uint32_t seq;
 	/* the staged transfer, between *_start and dma_wait */
 	bool pending;
@@ -152,33 +155,50 @@ static const char *or_op_str(enum fp_ofi_peer_op op)
 }
 
 /*
- * Send tx as request @op with @payload bytes; wait for its send completion and the reply
- * until @deadline. 0 with the reply in rx (checked: magic and seq), or -errno with c.err and
- * *@sent (the send completed) set.
+ * Send tx as request @op with @payload bytes, HELLO with fi_send, any other into the peer's
+ * inbox; wait for its completion and the reply until @deadline. 0 with the reply in rx
+ * (HELLO) or the inbox (checked: magic and seq), or -errno with c.err and *@sent (the send
+ * completed) set.
  */
 static int or_round_trip(struct or_state *st, enum fp_ofi_peer_op op, size_t payload,
 			 uint64_t deadline, bool *sent)
 {
 	struct fp_ofi_peer_msg *tx = fp_oconn_tx(&st->c), *rx = fp_oconn_rx(&st->c);
-	bool replied = false;
+	bool hello = op == FP_OFI_PEER_HELLO, replied = false;
+	enum fp_oconn_op sent_op = hello ? FP_OCONN_SEND : FP_OCONN_WRITE_MSG;
+	enum fp_oconn_op reply_op = hello ? FP_OCONN_RECV : FP_OCONN_INBOX;
 	int ret;
 
 	*sent = false;
 	tx->op = htole32(op);
 	tx->seq = htole32(++st->seq);
 	tx->status = 0;
-	ret = fp_oconn_post_send(&st->c, st->peer_fa, payload);
+	if (hello) {
+		fp_oconn_tell_inbox(&st->c, tx);
+		ret = fp_oconn_post_send(&st->c, st->peer_fa, payload);
+	} else {
+		rx = fp_oconn_inbox(&st->c);
+		ret = fp_oconn_post_write_msg(&st->c, st->peer_fa, payload, st->inbox,
+					      st->inbox_key, st->seq);
+	}
 	while (!ret && !(*sent && replied)) {
 		enum fp_oconn_op done;
 
 		ret = fp_oconn_wait(&st->c, deadline, &done);
-		if (!ret && done == FP_OCONN_SEND)
+		if (!ret && done == sent_op)
 			*sent = true;
-		else if (!ret && done == FP_OCONN_RECV)
+		else if (!ret && done == reply_op)
 			replied = true;
 	}
 	if (ret)
 		return ret;
+	if (!hello && st->c.inbox_data != st->seq) {
+		snprintf(st->c.err, sizeof(st->c.err),
+			 "the reply to request %u carries request number %lld: same forkpin "
+			 "version on both nodes?",
+			 st->seq, (long long)st->c.inbox_data);
+		return -EPROTO;
+	}
 	if (le32toh(rx->magic) != FP_OFI_PEER_MAGIC || le32toh(rx->seq) != st->seq) {
 		snprintf(
 		    st->c.err, sizeof(st->c.err),
@@ -190,7 +210,7 @@ static int or_round_trip(struct or_state *st, enum fp_ofi_peer_op op, size_t pay
 	return 0;
 }
 
-/* The reply is read: receive the next one. */
+/* The reply to a HELLO is read: receive the next one (a retry after BUSY). */
 static int or_rearm(struct fp_dev *dev, struct or_state *st)
 {
 	if (fp_oconn_post_recv(&st->c))
@@ -233,6 +253,8 @@ static int or_hello_once(struct fp_dev *dev, struct or_state *st, uint64_t deadl
 				    (int)sizeof(rx->text) - 1, rx->text);
 	snprintf(st->peer_dev, sizeof(st->peer_dev), "%.*s", (int)sizeof(st->peer_dev) - 1,
 		 rx->text);
+	st->inbox = le64toh(rx->addr);
+	st->inbox_key = le64toh(rx->key);
 	st->session = true;
 	return 0;
 }
@@ -425,7 +447,7 @@ static int or_dma_wait(struct fp_dev *dev, void *reg)
 {
 	struct or_state *st = dev->priv;
 	struct or_reg *r = reg;
-	struct fp_ofi_peer_msg *tx = fp_oconn_tx(&st->c), *rx = fp_oconn_rx(&st->c);
+	struct fp_ofi_peer_msg *tx = fp_oconn_tx(&st->c), *rx = fp_oconn_inbox(&st->c);
 	uint64_t base = (st->c.mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)r->addr : 0;
 	bool sent;
 	int ret;
@@ -455,7 +477,7 @@ static int or_dma_wait(struct fp_dev *dev, void *reg)
 					    st->len, le32toh(rx->len));
 		memcpy(st->dst, rx + 1, st->len);
 	}
-	return or_rearm(dev, st);
+	return 0;
 }
 
 /* ---- case processes start from a zygote that has loaded libfabric (ofi_zygote.c) ---- */
