@@ -76,6 +76,7 @@ static const struct fp_option verbs_options[] = {
 
 #include "../rdma_nl.h"
 #include "../util.h"
+#include "rdma_lib.h"
 #include "verbs_env.h"
 
 /* wr_ids of the gate's SEND and receive (transfers count up from 1) */
@@ -579,8 +580,11 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	struct verbs_state *st;
 	char err[sizeof(dev->error)];
 	struct utsname u;
+	const char *why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
 	int ret;
 
+	if (why)
+		return fp_dev_error(dev, -ENODEV, "%s", why);
 	ret = verbs_fork_init(dev);
 	if (ret)
 		return ret;
@@ -1056,8 +1060,11 @@ static int verbs_plan(struct fp_dev *dev)
 	char err[sizeof(dev->error)];
 	struct verbs_target t;
 	struct verbs_port p;
+	const char *why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
 	int ret;
 
+	if (why)
+		return fp_dev_error(dev, -ENODEV, "%s", why);
 	if (getenv(VERBS_ACTIVE_AT_START))
 		return 0;
 	ret = verbs_fork_init(dev);
@@ -1084,6 +1091,8 @@ static int verbs_check_options(char *err, size_t err_size)
 	ret = verbs_parse_target(&t, err, err_size);
 	if (ret)
 		return ret;
+	if (fp_rdma_lib_missing(FP_RDMA_IBVERBS))
+		return 0; /* the cases SKIP with the reason */
 	ret = verbs_resolve(&t, &p, err, err_size);
 	if (ret == 0) {
 		/* The case processes inherit it: a port lost later is then an ERROR, not a SKIP. */

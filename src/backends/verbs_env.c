@@ -27,6 +27,7 @@
 #include "../known_issues.h"
 #include "../rdma_nl.h"
 #include "../util.h"
+#include "rdma_lib.h"
 
 static const char *verbs_link_layer_str(uint8_t ll)
 {
@@ -68,8 +69,8 @@ static void verbs_fp_library(struct fp_env *env)
 	char real[PATH_MAX];
 	const char *base, *ver;
 
-	if (!dladdr((void *)ibv_get_device_list, &info) || !info.dli_fname ||
-	    !realpath(info.dli_fname, real)) {
+	if (!dladdr(fp_rdma_lib_sym(FP_RDMA_IBVERBS, "ibv_get_device_list"), &info) ||
+	    !info.dli_fname || !realpath(info.dli_fname, real)) {
 		fp_env_set(env, "verbs.libibverbs", "unknown");
 		return;
 	}
@@ -298,6 +299,11 @@ void verbs_fingerprint(struct fp_env *env)
 	int n = 0, cof;
 	FILE *maps;
 
+	v = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
+	if (v) {
+		fp_env_set(env, "verbs", "%s", v);
+		return;
+	}
 	verbs_fp_library(env);
 	cof = fp_rdma_copy_on_fork(why, sizeof(why));
 	if (cof >= 0)
