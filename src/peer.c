@@ -15,6 +15,7 @@
 #include "peer_ofi.h"
 
 #include "backends/ofi_peer.h"
+#include "backends/rdma_lib.h"
 #include "backends/rdma_peer.h"
 #include "cmd.h"
 #include "subcommands.h"
@@ -426,7 +427,12 @@ static int peer_serve_rdma_cm(struct peer_opts *o, const struct sockaddr_in *lis
 	struct rdma_event_channel *ev;
 	struct rdma_cm_id *listen_id;
 	char addr[INET_ADDRSTRLEN];
+	const char *why = fp_rdma_lib_missing(FP_RDMA_RDMACM);
 
+	if (why) {
+		fprintf(stderr, WHO ": %s\n", why);
+		return FP_EXIT_FAIL;
+	}
 	ev = rdma_create_event_channel();
 	if (!ev || fp_rconn_channel_nonblock(ev) ||
 	    rdma_create_id(ev, &listen_id, NULL, RDMA_PS_TCP)) {

@@ -76,6 +76,7 @@ static const struct fp_option verbs_options[] = {
 
 #include "../rdma_nl.h"
 #include "../util.h"
+#include "rdma_lib.h"
 #include "verbs_env.h"
 
 /* wr_ids of the gate's SEND and receive (transfers count up from 1) */
@@ -579,8 +580,11 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 	struct verbs_state *st;
 	char err[sizeof(dev->error)];
 	struct utsname u;
+	const char *why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
 	int ret;
 
+	if (why)
+		return fp_dev_error(dev, -ENODEV, "%s", why);
 	ret = verbs_fork_init(dev);
 	if (ret)
 		return ret;
@@ -1056,8 +1060,11 @@ static int verbs_plan(struct fp_dev *dev)
 	char err[sizeof(dev->error)];
 	struct verbs_target t;
 	struct verbs_port p;
+	const char *why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
 	int ret;
 
+	if (why)
+		return fp_dev_error(dev, -ENODEV, "%s", why);
 	if (getenv(VERBS_ACTIVE_AT_START))
 		return 0;
 	ret = verbs_fork_init(dev);
@@ -1075,24 +1082,46 @@ static int verbs_plan(struct fp_dev *dev)
 
 /* --- options, in the main process (the fingerprint is in verbs_env.c) --- */
 
+/* check_options' bound on its child (device list, open and query of each device) */
+#define VERBS_QUERY_MS 10000
+
+/* In check_options' child: 0 and the device's name, 1 (-ENODEV) or 2 (-EINVAL) and why, 3
+ * when libibverbs is not installed. */
+static int verbs_resolve_child(void *arg, char *out, size_t size)
+{
+	struct verbs_port p;
+	int ret;
+
+	if (fp_rdma_lib_missing(FP_RDMA_IBVERBS))
+		return 3;
+	ret = verbs_resolve(arg, &p, out, size);
+	if (ret)
+		return ret == -EINVAL ? 2 : 1;
+	snprintf(out, size, "%s", ibv_get_device_name(p.ctx->device));
+	ibv_close_device(p.ctx);
+	return 0;
+}
+
+/* The target is resolved in a child: libibverbs is never loaded into the main process (see
+ * rdma_lib.c). */
 static int verbs_check_options(char *err, size_t err_size)
 {
 	struct verbs_target t;
-	struct verbs_port p;
 	int ret;
 
 	ret = verbs_parse_target(&t, err, err_size);
 	if (ret)
 		return ret;
-	ret = verbs_resolve(&t, &p, err, err_size);
+	ret = fp_rdma_in_child(verbs_resolve_child, &t, err, err_size, VERBS_QUERY_MS);
 	if (ret == 0) {
 		/* The case processes inherit it: a port lost later is then an ERROR, not a SKIP. */
-		setenv(VERBS_ACTIVE_AT_START, ibv_get_device_name(p.ctx->device), 1);
-		ibv_close_device(p.ctx);
+		setenv(VERBS_ACTIVE_AT_START, err, 1);
+		err[0] = '\0';
 		return 0;
 	}
-	/* nothing asked for and nothing there: the cases SKIP with the reason */
-	if (ret == -ENODEV && !t.device[0] && t.gid_index < 0) {
+	/* nothing asked for and nothing there, no libibverbs, or the query failed: the cases
+	 * SKIP with the reason (or find out for themselves) */
+	if ((ret == 1 && !t.device[0] && t.gid_index < 0) || (ret != 1 && ret != 2)) {
 		err[0] = '\0';
 		return 0;
 	}

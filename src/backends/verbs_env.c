@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The verbs backends' fingerprint: what identifies the RDMA stack of this machine (see
- * verbs_env.h). Runs in forkpin's main process; never fails, reports "unknown" instead.
+ * verbs_env.h). Called in forkpin's main process, it runs in a child (libibverbs is never
+ * loaded into the main process: see rdma_lib.c); never fails, reports "unknown" instead.
  */
 #define _GNU_SOURCE
 #include "verbs_env.h"
@@ -27,6 +28,7 @@
 #include "../known_issues.h"
 #include "../rdma_nl.h"
 #include "../util.h"
+#include "rdma_lib.h"
 
 static const char *verbs_link_layer_str(uint8_t ll)
 {
@@ -68,8 +70,8 @@ static void verbs_fp_library(struct fp_env *env)
 	char real[PATH_MAX];
 	const char *base, *ver;
 
-	if (!dladdr((void *)ibv_get_device_list, &info) || !info.dli_fname ||
-	    !realpath(info.dli_fname, real)) {
+	if (!dladdr(fp_rdma_lib_sym(FP_RDMA_IBVERBS, "ibv_get_device_list"), &info) ||
+	    !info.dli_fname || !realpath(info.dli_fname, real)) {
 		fp_env_set(env, "verbs.libibverbs", "unknown");
 		return;
 	}
@@ -289,7 +291,8 @@ static void verbs_fp_device(struct fp_env *env, struct ibv_device *d)
 	ibv_close_device(ctx);
 }
 
-void verbs_fingerprint(struct fp_env *env)
+/* The fingerprint, in the child that verbs_fingerprint() starts. */
+static void verbs_fingerprint_here(struct fp_env *env)
 {
 	struct ibv_device **list;
 	char why[256], names[256] = "";
@@ -298,6 +301,11 @@ void verbs_fingerprint(struct fp_env *env)
 	int n = 0, cof;
 	FILE *maps;
 
+	v = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
+	if (v) {
+		fp_env_set(env, "verbs", "%s", v);
+		return;
+	}
 	verbs_fp_library(env);
 	cof = fp_rdma_copy_on_fork(why, sizeof(why));
 	if (cof >= 0)
@@ -342,6 +350,53 @@ void verbs_fingerprint(struct fp_env *env)
 	fp_env_set(env, "verbs.devices", "%s", n ? names : "none");
 	if (list)
 		ibv_free_device_list(list);
+}
+
+/* The child of verbs_fingerprint(): its keys as "KEY\tVALUE\n" lines. */
+static int verbs_fingerprint_child(void *arg, char *out, size_t size)
+{
+	struct fp_env *env = calloc(1, sizeof(*env));
+	size_t used = 0;
+
+	(void)arg;
+	if (!env)
+		return 1;
+	verbs_fingerprint_here(env);
+	for (size_t i = 0; i < env->count && used < size; i++) {
+		char *nl;
+
+		while ((nl = strchr(env->items[i].value, '\n')))
+			*nl = ' ';
+		used += (size_t)snprintf(out + used, size - used, "%s\t%s\n", env->items[i].key,
+					 env->items[i].value);
+	}
+	free(env);
+	return 0;
+}
+
+/* a child that opens each device, and forks the --fork-init probe (5 s at most) */
+#define VERBS_FINGERPRINT_MS 20000
+
+void verbs_fingerprint(struct fp_env *env)
+{
+	size_t size = FP_ENV_MAX * (sizeof(env->items[0]) + 2);
+	char *text = malloc(size), *line, *save = NULL;
+
+	if (!text || fp_rdma_in_child(verbs_fingerprint_child, NULL, text, size,
+				      VERBS_FINGERPRINT_MS) != 0) {
+		fp_env_set(env, "verbs", "unknown: the fingerprint's child process failed");
+		free(text);
+		return;
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (tab) {
+			*tab = '\0';
+			fp_env_set(env, line, "%s", tab + 1);
+		}
+	}
+	free(text);
 }
 
 /* rxe's vendor id (RXE_VENDOR_ID in the kernel's rxe_param.h) */

@@ -53,6 +53,7 @@ static const struct fp_option verbs_remote_options[] = {
 #include <time.h>
 
 #include "../util.h"
+#include "rdma_lib.h"
 
 /* Bounds: address and route resolution, the whole connect (busy retries included), and one
  * transfer's round trip (the verbs row's bound). */
@@ -247,14 +248,18 @@ static void vr_close(struct fp_dev *dev)
 	dev->priv = NULL;
 }
 
-/* No --peer for this run: every open fails alike before it acquires anything. */
+/* No --peer for this run, or no rdma-core here: every open fails alike before it acquires
+ * anything. */
 static int vr_plan(struct fp_dev *dev)
 {
-	const char *spec = fp_option_get("peer");
+	const char *spec = fp_option_get("peer"), *why;
 
 	if (!spec || !spec[0])
 		return fp_dev_error(dev, -ENODEV, "%s", VERBS_REMOTE_NO_PEER);
-	return 0;
+	why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
+	if (!why)
+		why = fp_rdma_lib_missing(FP_RDMA_RDMACM);
+	return why ? fp_dev_error(dev, -ENODEV, "%s", why) : 0;
 }
 
 static int vr_open(struct fp_dev *dev)
