@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* pipe2 */
 #include "util.h"
 
 #include <errno.h>
@@ -313,4 +314,46 @@ unsigned long long fp_meminfo_kb(const char *field)
 		}
 	fclose(f);
 	return v;
+}
+
+int fp_text_from_child(int (*fn)(void *arg, char *out, size_t size), void *arg, char *out,
+		       size_t size, int timeout_ms)
+{
+	int fds[2], status;
+	size_t got = 0;
+	pid_t pid;
+
+	out[0] = '\0';
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char *buf = calloc(1, size);
+		int code;
+
+		close(fds[0]);
+		if (!buf)
+			_exit(100);
+		code = fn(arg, buf, size);
+		fp_write_all(fds[1], buf, strnlen(buf, size));
+		_exit(code);
+	}
+	close(fds[1]);
+	while (got + 1 < size && fp_wait_readable(fds[0], timeout_ms) > 0) {
+		ssize_t n = read(fds[0], out + got, size - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(fds[0]);
+	status = fp_waitpid_bounded(pid, timeout_ms);
+	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

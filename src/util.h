@@ -60,4 +60,14 @@ int fp_smaps_has_flag(const void *addr, const char *flag);
  * it (or when it cannot be waited for). */
 int fp_waitpid_bounded(pid_t pid, int timeout_ms);
 
+/*
+ * Run @fn(@arg) in a child process that writes at most @size - 1 bytes of text to @out (NUL
+ * terminated here); the parent waits up to @timeout_ms for the text and for the child. For
+ * queries that load a library (libfabric, rdma-core) which must never be mapped into this
+ * process. Returns @fn's exit code (0..99), 100 when the child had no memory, or -1 when it
+ * failed or timed out.
+ */
+int fp_text_from_child(int (*fn)(void *arg, char *out, size_t size), void *arg, char *out,
+		       size_t size, int timeout_ms);
+
 #endif

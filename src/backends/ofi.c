@@ -802,51 +802,6 @@ static int ofi_dma_wait(struct fp_dev *dev, void *reg)
 /* ---- the main process: queries run in a child, so libfabric never initialises here ---- */
 
 /*
- * Run @fn in a child process that writes at most @size bytes of text to @out; the parent
- * waits up to OFI_DEADLINE_MS. Returns @fn's exit code (0..), or -1 when the child failed.
- */
-static int ofi_in_child(int (*fn)(char *out, size_t size), char *out, size_t size)
-{
-	int fds[2], status;
-	size_t got = 0;
-	pid_t pid;
-
-	out[0] = '\0';
-	if (pipe2(fds, O_CLOEXEC))
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		char *buf = calloc(1, size);
-		int code;
-
-		close(fds[0]);
-		if (!buf)
-			_exit(100);
-		code = fn(buf, size);
-		fp_write_all(fds[1], buf, strlen(buf));
-		_exit(code);
-	}
-	close(fds[1]);
-	while (got + 1 < size && fp_wait_readable(fds[0], OFI_DEADLINE_MS) > 0) {
-		ssize_t n = read(fds[0], out + got, size - 1 - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = '\0';
-	close(fds[0]);
-	status = fp_waitpid_bounded(pid, OFI_DEADLINE_MS);
-	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/*
  * In a query child (or the zygote): "VAR=reason" lines for each row that has no provider
  * here, and for each row that has one whose fork probe passes, "VAR=provider". The latter is
  * also set here, for the case processes the zygote forks.
@@ -960,7 +915,7 @@ static int ofi_query_provider(char *out, size_t size)
 	return 1;
 }
 
-static int ofi_query_stack(char *out, size_t size);
+static int ofi_query_stack(void *arg, char *out, size_t size);
 
 /* The fingerprint's lines, from check_options' query child: one libfabric start-up per run
  * in the main process's children, not two. Empty until check_options ran. */
@@ -968,15 +923,16 @@ static char ofi_stack_lines[3072];
 
 /* Child of check_options: ofi_query_provider's answer, then (unless it is a usage error) the
  * fingerprint's "KEY=VALUE" lines after a line "--". */
-static int ofi_query_all(char *out, size_t size)
+static int ofi_query_all(void *arg, char *out, size_t size)
 {
 	int code = ofi_query_provider(out, size);
 	size_t used = strlen(out);
 
+	(void)arg;
 	if (code != 2 && used + 4 < size) {
 		snprintf(out + used, size - used, "\n--\n");
 		used = strlen(out);
-		ofi_query_stack(out + used, size - used);
+		ofi_query_stack(NULL, out + used, size - used);
 	}
 	return code;
 }
@@ -1016,7 +972,7 @@ static int ofi_zygote_query(char *text, size_t size, bool *usable)
 	int code;
 
 	ofi_case_env();
-	code = ofi_query_all(text, size);
+	code = ofi_query_all(NULL, text, size);
 	*usable = code != 2 && !ofi_load(err, sizeof(err));
 	if (getenv("FORKPIN_OFI_TEST_ZYGOTE_FD")) /* test hook: a provider keeping a file open */
 		*usable = *usable && open("/dev/null", O_RDONLY) >= 0;
@@ -1123,7 +1079,7 @@ static int ofi_check_options(char *err, size_t err_size)
 	if (ofi_zygote_wanted())
 		code = ofi_zygote_start(&ofi_zygote, ofi_zygote_query, text, sizeof(text));
 	else
-		code = ofi_in_child(ofi_query_all, text, sizeof(text));
+		code = fp_text_from_child(ofi_query_all, NULL, text, sizeof(text), OFI_DEADLINE_MS);
 	if (code == 2) {
 		ofi_zygote_stop(&ofi_zygote, "usage error");
 		snprintf(err, err_size, "%s", text);
@@ -1158,12 +1114,13 @@ static const char *const ofi_fork_env[] = {
 };
 
 /* Child of fingerprint: "KEY=VALUE\n" lines. */
-static int ofi_query_stack(char *out, size_t size)
+static int ofi_query_stack(void *arg, char *out, size_t size)
 {
 	struct fi_info *info = NULL, *i;
 	char list[1024] = "";
 	size_t used;
 
+	(void)arg;
 	if (ofi_load(list, sizeof(list))) {
 		snprintf(out, size, "libfabric=%s\n", list);
 		return 0;
@@ -1209,7 +1166,8 @@ static void ofi_fingerprint(struct fp_env *env)
 
 	if (ofi_stack_lines[0])
 		snprintf(text, sizeof(text), "%s", ofi_stack_lines);
-	else if (ofi_in_child(ofi_query_stack, text, sizeof(text)) != 0)
+	else if (fp_text_from_child(ofi_query_stack, NULL, text, sizeof(text), OFI_DEADLINE_MS) !=
+		 0)
 		fp_env_set(env, "ofi.libfabric", "query failed");
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '='), key[64];

@@ -30,13 +30,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <infiniband/verbs.h>
 
@@ -87,48 +84,6 @@ const char *fp_rdma_lib_missing(enum fp_rdma_lib lib)
 void *fp_rdma_lib_sym(enum fp_rdma_lib lib, const char *name)
 {
 	return fp_rdma_lib_missing(lib) ? NULL : dlsym(fp_rdma_libs[lib].handle, name);
-}
-
-int fp_rdma_in_child(int (*fn)(void *arg, char *out, size_t size), void *arg, char *out,
-		     size_t size, int timeout_ms)
-{
-	int fds[2], status;
-	size_t got = 0;
-	pid_t pid;
-
-	out[0] = '\0';
-	if (pipe2(fds, O_CLOEXEC))
-		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		char *buf = calloc(1, size);
-		int code;
-
-		close(fds[0]);
-		if (!buf)
-			_exit(100);
-		code = fn(arg, buf, size);
-		fp_write_all(fds[1], buf, strnlen(buf, size));
-		_exit(code);
-	}
-	close(fds[1]);
-	while (got + 1 < size && fp_wait_readable(fds[0], timeout_ms) > 0) {
-		ssize_t n = read(fds[0], out + got, size - 1 - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = '\0';
-	close(fds[0]);
-	status = fp_waitpid_bounded(pid, timeout_ms);
-	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* @name's real function, looked up once into *@cache. */

@@ -25,13 +25,4 @@ const char *fp_rdma_lib_missing(enum fp_rdma_lib lib);
 /* The real @name in @lib (loading it); NULL when @lib or the symbol is missing. */
 void *fp_rdma_lib_sym(enum fp_rdma_lib lib, const char *name);
 
-/*
- * For the main process, which never loads rdma-core (every process it forks afterwards would
- * map it): run @fn(@arg, out, size) in a child process. Returns @fn's return value as the
- * child's exit status (0..99), with the text it wrote to its out in @out (@size bytes,
- * NUL-terminated); -1 or 100 when the child failed or took more than @timeout_ms per read.
- */
-int fp_rdma_in_child(int (*fn)(void *arg, char *out, size_t size), void *arg, char *out,
-		     size_t size, int timeout_ms);
-
 #endif

@@ -1112,7 +1112,7 @@ static int verbs_check_options(char *err, size_t err_size)
 	ret = verbs_parse_target(&t, err, err_size);
 	if (ret)
 		return ret;
-	ret = fp_rdma_in_child(verbs_resolve_child, &t, err, err_size, VERBS_QUERY_MS);
+	ret = fp_text_from_child(verbs_resolve_child, &t, err, err_size, VERBS_QUERY_MS);
 	if (ret == 0) {
 		/* The case processes inherit it: a port lost later is then an ERROR, not a SKIP. */
 		setenv(VERBS_ACTIVE_AT_START, err, 1);

@@ -382,8 +382,8 @@ void verbs_fingerprint(struct fp_env *env)
 	size_t size = FP_ENV_MAX * (sizeof(env->items[0]) + 2);
 	char *text = malloc(size), *line, *save = NULL;
 
-	if (!text || fp_rdma_in_child(verbs_fingerprint_child, NULL, text, size,
-				      VERBS_FINGERPRINT_MS) != 0) {
+	if (!text || fp_text_from_child(verbs_fingerprint_child, NULL, text, size,
+					VERBS_FINGERPRINT_MS) != 0) {
 		fp_env_set(env, "verbs", "unknown: the fingerprint's child process failed");
 		free(text);
 		return;
