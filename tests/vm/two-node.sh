@@ -208,6 +208,28 @@ def check(desc, ok, diag=()):
         lines.extend("# " + d for d in diag)
 
 
+def like_loopback(row, local, remote, peer_log):
+    """On the mutant: the loopback ROW fails, and ROW-remote has each loopback case's
+    verdict, its diagnosis (digits aside) where it fails, and lost DMA on anon/parent-writes."""
+    lost = [k for k, c in local.items() if c["result"] == "fail"]
+    check(f"mutant: the loopback {row} row fails ({len(lost)} cases)", bool(lost))
+    diff = [f"{k}: {row} {local[k]['status']} vs {row}-remote "
+            f"{remote.get(k, {}).get('status')}: {remote.get(k, {}).get('explanation', '')[:200]}"
+            for k in local if local[k]["status"] != remote.get(k, {}).get("status")]
+    check(f"mutant: every {row}-remote case has the loopback {row} case's verdict", not diff,
+          diff[:10] + peer_log.splitlines()[-5:])
+    digits = lambda t: re.sub(r"\d+", "N", t)
+    same = [k for k in lost if k in remote and
+            digits(remote[k]["diagnosis"]) == digits(local[k]["diagnosis"])]
+    check(f"mutant: the failing {row}-remote cases carry the loopback diagnosis "
+          f"({len(same)} of {len(lost)})", lost and len(same) == len(lost),
+          [f"{k}: {remote.get(k, {}).get('diagnosis')!r} vs {local[k]['diagnosis']!r}"
+           for k in lost if k not in same][:5])
+    pw = remote.get("anon/parent-writes", {})
+    check(f"mutant: anon/parent-writes on {row}-remote is lost DMA ('no longer maps')",
+          "no longer maps" in pw.get("explanation", "") + pw.get("diagnosis", ""), [repr(pw)])
+
+
 check(f"the guest ran the script (setup/vm/run exit {vm_rc})", vm_rc == 0,
       open(vm_log).read().splitlines()[-15:])
 check("veth pair, policy routing, rxeA and rxeB set up", read("setup.rc").strip() == "0",
@@ -241,22 +263,7 @@ if expect == "pass":
 else:
     check(f"mutant: forkpin run exited 1 (got {read('slice.rc').strip()})",
           read("slice.rc").strip() == "1")
-    lost = [k for k, c in local.items() if c["result"] == "fail"]
-    check(f"mutant: the loopback verbs row fails ({len(lost)} cases)", bool(lost))
-    diff = [f"{k}: verbs {local[k]['status']} vs verbs-remote {remote.get(k, {}).get('status')}"
-            for k in local if local[k]["status"] != remote.get(k, {}).get("status")]
-    check("mutant: every verbs-remote case has the loopback verbs case's verdict", not diff,
-          diff[:10])
-    same = [k for k in lost if k in remote and
-            re.sub(r"\d+", "N", remote[k]["diagnosis"]) == re.sub(r"\d+", "N", local[k]["diagnosis"])]
-    check(f"mutant: the failing verbs-remote cases carry the loopback diagnosis "
-          f"({len(same)} of {len(lost)})", lost and len(same) == len(lost),
-          [f"{k}: {remote.get(k, {}).get('diagnosis')!r} vs {local[k]['diagnosis']!r}"
-           for k in lost if k not in same][:5])
-    check("mutant: anon/parent-writes on verbs-remote is lost DMA ('no longer maps')",
-          "no longer maps" in remote.get("anon/parent-writes", {}).get("explanation", "") +
-          remote.get("anon/parent-writes", {}).get("diagnosis", ""),
-          [repr(remote.get("anon/parent-writes"))])
+    like_loopback("verbs", local, remote, read("peer.log"))
 try:
     race = json.load(open(os.path.join(out, "race.json")))["cases"]
 except (OSError, ValueError) as e:
@@ -320,23 +327,7 @@ else:
     # would go stale: docs/two-node.md): the remote row must see what the loopback sees.
     check(f"mutant: ofi-remote: forkpin run exited 1 (got {read('ofi.rc').strip()})",
           read("ofi.rc").strip() == "1")
-    olost = [k for k, c in olocal.items() if c["result"] == "fail"]
-    check(f"mutant: the loopback ofi row fails ({len(olost)} cases)", bool(olost))
-    odiff = [f"{k}: ofi {olocal[k]['status']} vs ofi-remote {oremote.get(k, {}).get('status')}: "
-             f"{oremote.get(k, {}).get('explanation', '')[:200]}"
-             for k in olocal if olocal[k]["status"] != oremote.get(k, {}).get("status")]
-    check("mutant: every ofi-remote case has the loopback ofi case's verdict", not odiff,
-          odiff[:10] + read("ofi-peer.log").splitlines()[-5:])
-    osame = [k for k in olost if k in oremote and
-             re.sub(r"\d+", "N", oremote[k]["diagnosis"]) == re.sub(r"\d+", "N", olocal[k]["diagnosis"])]
-    check(f"mutant: the failing ofi-remote cases carry the loopback diagnosis "
-          f"({len(osame)} of {len(olost)})", olost and len(osame) == len(olost),
-          [f"{k}: {oremote.get(k, {}).get('diagnosis')!r} vs {olocal[k]['diagnosis']!r}"
-           for k in olost if k not in osame][:5])
-    check("mutant: anon/parent-writes on ofi-remote is lost DMA ('no longer maps')",
-          "no longer maps" in oremote.get("anon/parent-writes", {}).get("explanation", "") +
-          oremote.get("anon/parent-writes", {}).get("diagnosis", ""),
-          [repr(oremote.get("anon/parent-writes"))])
+    like_loopback("ofi", olocal, oremote, read("ofi-peer.log"))
 try:
     odie = json.load(open(os.path.join(out, "ofi-die.json")))["cases"]
 except (OSError, ValueError) as e:
