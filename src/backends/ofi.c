@@ -1024,7 +1024,8 @@ static void ofi_zygote_fall_back(void)
 		}
 	}
 	if (ofi_zygote.sock < 0)
-		snprintf(ofi_zygote.why, sizeof(ofi_zygote.why), "%s", why);
+		snprintf(ofi_zygote.why, sizeof(ofi_zygote.why), "%.*s",
+			 (int)sizeof(ofi_zygote.why) - 1, why);
 	else if (getenv("FORKPIN_OFI_STATS"))
 		fprintf(stderr, "ofi-stats: full zygote unused: %s\n", why);
 }
