@@ -1,11 +1,12 @@
 #!/bin/bash
 # tests/build-subsets.sh: forkpin builds under -Werror with any subset of its optional
-# libraries (the feature options in meson_options.txt), and in a build without one, the backends that need it
-# SKIP with the install hint (exit 4 when nothing else ran) instead of failing.
-# Three configurations, each a fresh build of the program only (~1 min each on 2 cores):
+# libraries (the feature options in meson_options.txt) and unoptimised, and in a build without
+# one, the backends that need it SKIP with the install hint (exit 4 when nothing else ran)
+# instead of failing. Four configurations, each a fresh build of the program only:
 #   none           every optional library disabled;
 #   no-libfabric   rdma-core and liburing, no libfabric;
-#   no-rdma-core   libfabric and liburing, no libibverbs/librdmacm.
+#   no-rdma-core   libfabric and liburing, no libibverbs/librdmacm;
+#   debug          everything, -O0 (GCC's truncation and flow warnings differ by level).
 # (The default build, everything found, is the one every other test runs.)
 # usage: tests/build-subsets.sh   Prints TAP.
 set -u
@@ -50,4 +51,5 @@ fi
 if build no-rdma-core -Dlibibverbs=disabled -Dlibrdmacm=disabled; then
 	unavailable no-rdma-core verbs-remote "built without librdmacm"
 fi
+build debug -Dbuildtype=debug
 tap_done
