@@ -88,6 +88,7 @@ static const struct fp_option ofi_options[] = {
 #include <rdma/fi_rma.h>
 
 #include "../util.h"
+#include "ofi_kallsyms.h"
 #include "ofi_lib.h"
 #include "ofi_zygote.h"
 
@@ -453,9 +454,11 @@ static void ofi_print_stats(const struct ofi_state *st)
 	if (used < sizeof(line))
 		snprintf(
 		    line + used, sizeof(line) - used,
-		    " ms; first transfer %.1f ms, %u transfers %.1f ms; monotonic %.6f to %.6f s\n",
-		    (double)st->first_op_ns / 1e6, st->ops, (double)st->ops_ns / 1e6,
-		    (double)st->opened_ns / 1e9, (double)fp_now_ns() / 1e9);
+		    " ms; kallsyms %u from the run's copy; first transfer %.1f ms, %u transfers "
+		    "%.1f ms; monotonic %.6f to %.6f s\n",
+		    ofi_kallsyms_served(), (double)st->first_op_ns / 1e6, st->ops,
+		    (double)st->ops_ns / 1e6, (double)st->opened_ns / 1e9,
+		    (double)fp_now_ns() / 1e9);
 	fputs(line, stderr);
 }
 
@@ -1077,6 +1080,7 @@ static int ofi_check_options(char *err, size_t err_size)
 			 want);
 		return -EINVAL;
 	}
+	ofi_kallsyms_snapshot(); /* before the query and the case processes start */
 	if (ofi_zygote_wanted())
 		code = ofi_zygote_start(&ofi_zygote, ofi_zygote_query, text, sizeof(text));
 	else
@@ -1167,9 +1171,12 @@ static void ofi_fingerprint(struct fp_env *env)
 
 	if (ofi_stack_lines[0])
 		snprintf(text, sizeof(text), "%s", ofi_stack_lines);
-	else if (fp_text_from_child(ofi_query_stack, NULL, text, sizeof(text), OFI_DEADLINE_MS) !=
-		 0)
-		fp_env_set(env, "ofi.libfabric", "query failed");
+	else {
+		ofi_kallsyms_snapshot();
+		if (fp_text_from_child(ofi_query_stack, NULL, text, sizeof(text),
+				       OFI_DEADLINE_MS) != 0)
+			fp_env_set(env, "ofi.libfabric", "query failed");
+	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '='), key[64];
 

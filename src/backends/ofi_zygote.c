@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "ofi_zygote.h"
+#include "ofi_kallsyms.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -323,6 +324,7 @@ int ofi_zygote_start(struct ofi_zygote *z, ofi_zygote_prepare_fn prepare, char *
 	z->sock = -1;
 	if (size)
 		text[0] = '\0';
+	ofi_kallsyms_snapshot(); /* the zygote's providers, and its cases', read the copy */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		snprintf(z->why, sizeof(z->why), "socketpair: %s", strerror(errno));
 		return -1;
