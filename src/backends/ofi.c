@@ -986,12 +986,23 @@ static int ofi_zygote_query(char *text, size_t size, bool *usable)
  * The fallbacks when the zygote above kept a descriptor (a provider opened a device at
  * fi_getinfo: its case processes would share that context): a zygote that only initialises
  * the providers (fi_getparams runs every provider's init, not its getinfo), else one that
- * only loads libfabric (psm's constructors). Each case process then does the rest itself.
+ * loads libfabric (psm's constructors) and libibverbs' drivers, else one that only loads
+ * libfabric. Each case process then does the rest itself.
  */
 static int ofi_zygote_prepare_load(char *text, size_t size, bool *usable)
 {
 	ofi_case_env();
 	*usable = !ofi_load(text, size);
+	return 0;
+}
+
+/* The same, and libibverbs' drivers loaded (no device opened): the verbs provider's start-up
+ * in each case process then opens the device without loading them first. */
+static int ofi_zygote_prepare_drivers(char *text, size_t size, bool *usable)
+{
+	ofi_zygote_prepare_load(text, size, usable);
+	if (*usable)
+		ofi_load_verbs_drivers();
 	return 0;
 }
 
@@ -1009,6 +1020,7 @@ static void ofi_zygote_fall_back(void)
 		const char *level;
 	} lighter[] = {
 	    {ofi_prepare_providers, "providers initialised, no fi_getinfo"},
+	    {ofi_zygote_prepare_drivers, "libfabric and the verbs drivers loaded"},
 	    {ofi_zygote_prepare_load, "libfabric loaded only"},
 	};
 	char why[512], text[64];

@@ -47,6 +47,7 @@ bool ofi_provider_pins(const char *prov_name)
  */
 #define OFI_LIBRARY "libfabric.so.1"
 struct ofi_lib_fn ofi_fn;
+static void *ofi_lib; /* libfabric's handle, once loaded */
 
 int ofi_load(char *err, size_t size)
 {
@@ -64,29 +65,28 @@ int ofi_load(char *err, size_t size)
 	    {"fi_freeparams", offsetof(struct ofi_lib_fn, freeparams)},
 	};
 	static struct sigaction saved[NSIG];
-	static void *lib;
 	size_t i;
 	int sig;
 
-	if (lib)
+	if (ofi_lib)
 		return 0;
 	for (sig = 1; sig < NSIG; sig++)
 		sigaction(sig, NULL, &saved[sig]);
-	lib = dlopen(OFI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	ofi_lib = dlopen(OFI_LIBRARY, RTLD_NOW | RTLD_LOCAL);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &saved[sig], NULL);
-	if (!lib) {
+	if (!ofi_lib) {
 		snprintf(err, size, "dlopen(%s): %s: install libfabric1", OFI_LIBRARY, dlerror());
 		return -ENODEV;
 	}
 	for (i = 0; i < FP_ARRAY_SIZE(syms); i++) {
-		void *f = dlsym(lib, syms[i].name);
+		void *f = dlsym(ofi_lib, syms[i].name);
 
 		if (!f) {
 			snprintf(err, size, "%s: no symbol %s", OFI_LIBRARY, syms[i].name);
-			dlclose(lib);
-			lib = NULL;
+			dlclose(ofi_lib);
+			ofi_lib = NULL;
 			return -ENODEV;
 		}
 		memcpy((char *)&ofi_fn + syms[i].offset, &f, sizeof(f));
@@ -110,6 +110,31 @@ void ofi_case_env(void)
 	setenv("FI_OFI_RXM_MSG_TX_SIZE", "16", 0);
 	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
 	setenv("FI_OFI_RXM_BUFFER_SIZE", "1024", 0);
+}
+
+/*
+ * libibverbs' start-up in a process that has loaded libfabric: ibv_get_device_list() reads
+ * /etc/libibverbs.d and dlopen()s every verbs driver it names (17 on Debian 12), then matches
+ * sysfs; it opens no device. Done by a zygote, it spares each case process those loads (over
+ * the test VM's 9p root, ~0.1 s under TCG). libfabric links libibverbs, so its handle
+ * reaches it; where it does not (a build without the verbs provider) there is nothing to do.
+ */
+void ofi_load_verbs_drivers(void)
+{
+	void **(*get_list)(int *count);
+	void (*free_list)(void **list);
+	void **list;
+	int count;
+
+	if (!ofi_lib)
+		return;
+	*(void **)&get_list = dlsym(ofi_lib, "ibv_get_device_list");
+	*(void **)&free_list = dlsym(ofi_lib, "ibv_free_device_list");
+	if (!get_list || !free_list)
+		return;
+	list = get_list(&count);
+	if (list)
+		free_list(list);
 }
 
 int ofi_prepare_providers(char *err, size_t size, bool *usable)

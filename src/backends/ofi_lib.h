@@ -33,6 +33,10 @@ extern struct ofi_lib_fn ofi_fn;
 /* Load libfabric once per process; 0, or -ENODEV with the reason in @err. */
 int ofi_load(char *err, size_t size);
 
+/* Load libibverbs' verbs drivers (no device opened) through libfabric's own libibverbs: a
+ * zygote's preparation for case processes that initialise the verbs provider themselves. */
+void ofi_load_verbs_drivers(void);
+
 /* Provider parameters for a process that opens one endpoint talking to one other, set before
  * libfabric initialises; a user's value wins (ofi_lib.c says why each). */
 void ofi_case_env(void);
