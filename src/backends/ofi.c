@@ -1049,14 +1049,20 @@ static void ofi_zygote_fall_back(void)
  * What the two rows share with other cases (resource.h): the CPU for libfabric's provider
  * start-up. A case process forked from the zygote that initialised the providers starts in
  * milliseconds, and any number may run at once. Without it (the verbs provider opens the
- * device at start-up, so in the test VM the zygote only loads libfabric) each case process
- * initialises every provider itself: seconds of CPU under TCG, and several at once on a small
- * guest stretch each past the case timeout, a verdict a serial run never gives. Read after
- * check_options, which starts the zygote.
+ * device at start-up, so in the test VM the zygote cannot initialise it) each case process
+ * initialises the verbs provider itself. That took seconds of CPU under TCG while every case
+ * read /proc/kallsyms twice, and four at once on a small guest stretched each past the case
+ * timeout, a verdict a serial run never gives: one at a time then. With the run's copy of
+ * kallsyms (ofi_kallsyms.c) it is ~0.2 s, and one case per online CPU may run. Read after
+ * check_options, which starts the zygote and takes the copy.
  */
 static unsigned ofi_startup_units(void)
 {
-	return ofi_zygote.tried && ofi_zygote.sock >= 0 && !ofi_zygote_fell_back ? 64 : 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ofi_zygote.tried && ofi_zygote.sock >= 0 && !ofi_zygote_fell_back)
+		return 64;
+	return ofi_kallsyms_served_from_copy() && cpus > 1 ? (unsigned)cpus : 1;
 }
 
 static const struct fp_resource ofi_startup = {.name = "libfabric's provider start-up",

@@ -78,6 +78,11 @@ void ofi_kallsyms_snapshot(void)
 	kallsyms.len = len;
 }
 
+bool ofi_kallsyms_served_from_copy(void)
+{
+	return kallsyms.text != NULL;
+}
+
 unsigned ofi_kallsyms_served(void)
 {
 	return __atomic_load_n(&kallsyms.served, __ATOMIC_RELAXED);
@@ -122,6 +127,11 @@ FILE *fopen64(const char *path, const char *mode)
 
 void ofi_kallsyms_snapshot(void)
 {
+}
+
+bool ofi_kallsyms_served_from_copy(void)
+{
+	return false;
 }
 
 unsigned ofi_kallsyms_served(void)

@@ -5,12 +5,17 @@
 #ifndef FORKPIN_OFI_KALLSYMS_H
 #define FORKPIN_OFI_KALLSYMS_H
 
+#include <stdbool.h>
+
 /*
  * Take the copy once, in the process that forks libfabric's users (the zygote, query and case
  * processes), before it forks them; later calls do nothing. Without a copy (it could not be
  * read, or a build without libfabric) every reader opens the real file, as before.
  */
 void ofi_kallsyms_snapshot(void);
+
+/* Is the copy in place (taken, and readers will get it)? */
+bool ofi_kallsyms_served_from_copy(void);
 
 /* How many times this process's fopen("/proc/kallsyms") was answered from the copy. */
 unsigned ofi_kallsyms_served(void);
