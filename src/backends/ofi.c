@@ -1062,7 +1062,7 @@ static unsigned ofi_startup_units(void)
 
 	if (ofi_zygote.tried && ofi_zygote.sock >= 0 && !ofi_zygote_fell_back)
 		return 64;
-	return ofi_kallsyms_served_from_copy() && cpus > 1 ? (unsigned)cpus : 1;
+	return ofi_kallsyms_copy_taken() && cpus > 1 ? (unsigned)cpus : 1;
 }
 
 static const struct fp_resource ofi_startup = {.name = "libfabric's provider start-up",

@@ -78,7 +78,7 @@ void ofi_kallsyms_snapshot(void)
 	kallsyms.len = len;
 }
 
-bool ofi_kallsyms_served_from_copy(void)
+bool ofi_kallsyms_copy_taken(void)
 {
 	return kallsyms.text != NULL;
 }
@@ -129,7 +129,7 @@ void ofi_kallsyms_snapshot(void)
 {
 }
 
-bool ofi_kallsyms_served_from_copy(void)
+bool ofi_kallsyms_copy_taken(void)
 {
 	return false;
 }

@@ -14,8 +14,8 @@
  */
 void ofi_kallsyms_snapshot(void);
 
-/* Is the copy in place (taken, and readers will get it)? */
-bool ofi_kallsyms_served_from_copy(void);
+/* Has the copy been taken (so readers get it rather than the file)? */
+bool ofi_kallsyms_copy_taken(void);
 
 /* How many times this process's fopen("/proc/kallsyms") was answered from the copy. */
 unsigned ofi_kallsyms_served(void);
