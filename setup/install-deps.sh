@@ -8,7 +8,7 @@ set -euo pipefail
 build=(meson ninja-build pkg-config gcc clang-format liburing-dev libibverbs-dev
 	librdmacm-dev libfabric-dev)
 tests=(python3 libxml2-utils debhelper fakeroot groff-base man-db bash-completion chromium
-	gnuplot-nox slurmctld slurmd slurm-client munge)
+	gnuplot-nox slurmctld slurmd slurm-client munge strace)
 vm=(qemu-system-x86 busybox-static kmod rdma-core ibverbs-providers ibverbs-utils
 	rdmacm-utils perftest iproute2)
 # setup/kernel/build (only with --kernel): a kernel from Debian's linux-source package

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,29 @@ static void prefer_oom_kill(void)
 	}
 }
 
+/*
+ * In the case process of a one-job run: stay on the CPU it started on. A case hands over
+ * between its parent and its children several times (fork, each child's ACK and go, the
+ * REPORT); on a CPU each, every hand-over wakes the other CPU and the exits flush the other's
+ * TLB by IPI, which costs more than the case's own work (docs/bench.md). Fork's copy-on-write
+ * and the pins do not depend on which CPU runs the process. With several jobs the cases
+ * beside it need the scheduler free to spread them (pinned, a -j 4 run in the test VM was
+ * slower), and a scenario whose threads race fork keeps all CPUs (needs_cpus);
+ * FORKPIN_ONE_CPU=0 keeps them for every case, to compare.
+ */
+static void stay_on_one_cpu(const struct fp_case *c, const struct fp_run_options *opt)
+{
+	const char *off = getenv("FORKPIN_ONE_CPU");
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (opt->jobs > 1 || c->sc->needs_cpus || (off && !strcmp(off, "0")) || cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set); /* refused (a cpuset): the case just floats */
+}
+
 /* In the case process: run the body and send the outcome. Never returns. */
 static void __attribute__((noreturn))
 case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned unit, int out_fd)
@@ -406,6 +430,7 @@ case_process(const struct fp_case *c, const struct fp_run_options *opt, unsigned
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* forkpin gone: do not linger */
 	default_stop_signals(); /* SIGPIPE ignored: a child gone early is EPIPE, not a crash */
 	prefer_oom_kill();
+	stay_on_one_cpu(c, opt);
 	fp_case_body(c, case_seed(opt->seed, c->id), step_timeout_ms(opt->timeout_s), unit, &out);
 	fp_write_all(out_fd, &out, sizeof(out));
 	_exit(0);

@@ -26,6 +26,9 @@ struct fp_scenario {
 	/* takes every unit of its memory type's resource (resource.h), not one: the case empties
 	 * a pool that the cases beside it would draw from */
 	bool empties_pool;
+	/* its threads must run side by side (a race with fork): the case keeps every CPU the
+	 * run may use instead of staying on one (runner.c: stay_on_one_cpu) */
+	bool needs_cpus;
 };
 
 extern const struct fp_scenario fp_scenarios[];
