@@ -574,12 +574,41 @@ static void verbs_close(struct fp_dev *dev)
 	dev->priv = NULL;
 }
 
+/*
+ * What the opened device @ctx itself rules out for the whole run, decided here for open and
+ * for the per-run plan alike (backend.h: the same function decides both): rxe's RNR soft
+ * lockup on this kernel, and for the ODP row a device without on-demand paging for RC RDMA
+ * WRITE and READ. 0, or -ENODEV with the reason in @dev.
+ */
+static int verbs_device_usable(struct fp_dev *dev, struct ibv_context *ctx, bool odp)
+{
+	uint32_t need = IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
+	struct ibv_device_attr_ex ex;
+	char err[sizeof(dev->error)];
+	struct utsname u;
+
+	if (uname(&u) == 0 && verbs_rxe_rnr_lockup(ctx, u.release, err, sizeof(err)))
+		return fp_dev_error(dev, -ENODEV, "%s", err);
+	if (!odp)
+		return 0;
+	memset(&ex, 0, sizeof(ex));
+	if (!ibv_query_device_ex(ctx, NULL, &ex) && (ex.odp_caps.general_caps & IBV_ODP_SUPPORT) &&
+	    (ex.odp_caps.per_transport_caps.rc_odp_caps & need) == need)
+		return 0;
+	return fp_dev_error(dev, -ENODEV,
+			    "%s reports no on-demand paging for RC RDMA WRITE and READ "
+			    "(odp general_caps 0x%llx, rc_odp_caps 0x%x): needs a device with "
+			    "ODP (mlx5, or rxe on a kernel whose rxe has ODP)",
+			    ibv_get_device_name(ctx->device),
+			    (unsigned long long)ex.odp_caps.general_caps,
+			    ex.odp_caps.per_transport_caps.rc_odp_caps);
+}
+
 static int verbs_open_common(struct fp_dev *dev, bool odp)
 {
 	struct verbs_target t;
 	struct verbs_state *st;
 	char err[sizeof(dev->error)];
-	struct utsname u;
 	const char *why = fp_rdma_lib_missing(FP_RDMA_IBVERBS);
 	int ret;
 
@@ -606,29 +635,9 @@ static int verbs_open_common(struct fp_dev *dev, bool odp)
 		ret = fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
 		goto err;
 	}
-	if (uname(&u) == 0 && verbs_rxe_rnr_lockup(st->p.ctx, u.release, err, sizeof(err))) {
-		ret = fp_dev_error(dev, -ENODEV, "%s", err);
+	ret = verbs_device_usable(dev, st->p.ctx, odp);
+	if (ret)
 		goto err;
-	}
-	if (odp) {
-		struct ibv_device_attr_ex ex;
-		uint32_t need = IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
-
-		memset(&ex, 0, sizeof(ex));
-		if (ibv_query_device_ex(st->p.ctx, NULL, &ex) ||
-		    !(ex.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
-		    (ex.odp_caps.per_transport_caps.rc_odp_caps & need) != need) {
-			ret = fp_dev_error(
-			    dev, -ENODEV,
-			    "%s reports no on-demand paging for RC RDMA WRITE and READ "
-			    "(odp general_caps 0x%llx, rc_odp_caps 0x%x): needs a device with "
-			    "ODP (mlx5, or rxe on a kernel whose rxe has ODP)",
-			    ibv_get_device_name(st->p.ctx->device),
-			    (unsigned long long)ex.odp_caps.general_caps,
-			    ex.odp_caps.per_transport_caps.rc_odp_caps);
-			goto err;
-		}
-	}
 	st->pd = ibv_alloc_pd(st->p.ctx);
 	if (!st->pd) {
 		ret = fp_dev_error(dev, -errno, "ibv_alloc_pd: %s", strerror(errno));
@@ -1055,7 +1064,7 @@ out_unmap:
  * has the message every case's open would have given. A port that was ACTIVE at the start is
  * never planned away: losing it later is each case's error to report.
  */
-static int verbs_plan(struct fp_dev *dev)
+static int verbs_plan_common(struct fp_dev *dev, bool odp)
 {
 	char err[sizeof(dev->error)];
 	struct verbs_target t;
@@ -1065,19 +1074,29 @@ static int verbs_plan(struct fp_dev *dev)
 
 	if (why)
 		return fp_dev_error(dev, -ENODEV, "%s", why);
-	if (getenv(VERBS_ACTIVE_AT_START))
-		return 0;
 	ret = verbs_fork_init(dev);
 	if (ret)
 		return ret;
 	if (verbs_parse_target(&t, err, sizeof(err)))
 		return 0; /* open's -EINVAL: not a SKIP, each case reports it */
 	ret = verbs_resolve(&t, &p, err, sizeof(err));
-	if (ret == 0) {
-		ibv_close_device(p.ctx);
-		return 0;
-	}
-	return fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
+	if (ret && getenv(VERBS_ACTIVE_AT_START))
+		return 0; /* lost since the start: a fault each case reports, not a SKIP */
+	if (ret)
+		return fp_dev_error(dev, ret == -EINVAL ? -ENODEV : ret, "%s", err);
+	ret = verbs_device_usable(dev, p.ctx, odp);
+	ibv_close_device(p.ctx);
+	return ret;
+}
+
+static int verbs_plan(struct fp_dev *dev)
+{
+	return verbs_plan_common(dev, false);
+}
+
+static int verbs_odp_plan(struct fp_dev *dev)
+{
+	return verbs_plan_common(dev, true);
 }
 
 /* --- options, in the main process (the fingerprint is in verbs_env.c) --- */
@@ -1152,7 +1171,7 @@ static const struct fp_backend_ops verbs_odp_ops = {
     .dereg = verbs_dereg,
     .close = verbs_close,
     .check_options = verbs_check_options,
-    .plan = verbs_plan,
+    .plan = verbs_odp_plan,
 };
 
 #define VERBS_OPS	  (&verbs_ops)
