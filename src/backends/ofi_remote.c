@@ -333,6 +333,17 @@ static int or_connect(struct fp_dev *dev, struct or_state *st, const char *host,
 	return or_hello(dev, st);
 }
 
+/* No peer named for this run: every open SKIPs alike before it acquires anything (a
+ * malformed address is open's -EINVAL, each case reports it). */
+static int or_plan(struct fp_dev *dev)
+{
+	char host[256], port[16], err[sizeof(dev->error)];
+
+	if (or_peer_addr(host, sizeof(host), port, sizeof(port), err, sizeof(err)) > 0)
+		return fp_dev_error(dev, -ENODEV, "%s", OFI_REMOTE_NO_PEER);
+	return 0;
+}
+
 static int or_open(struct fp_dev *dev)
 {
 	char host[256], port[16], err[sizeof(dev->error)];
@@ -540,6 +551,7 @@ static const struct fp_backend_ops ofi_remote_ops = {
     .fingerprint = or_fingerprint,
     .check_options = or_check_options,
     .spawn = or_spawn,
+    .plan = or_plan,
 };
 #define OFI_REMOTE_OPS	       (&ofi_remote_ops)
 #define OFI_REMOTE_UNAVAILABLE NULL

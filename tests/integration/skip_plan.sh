@@ -1,8 +1,9 @@
 #!/bin/bash
 # The per-run SKIP plan on this host: rows whose device is missing here (vfio without
-# --vfio-device, verbs-remote without --peer, and whatever else this host lacks) give the same
-# TAP, JSON and JUnit with the plan as without it (FORKPIN_SKIP_PLAN=0: one process per case),
-# durations and time stamps aside, and the planned run forks fewer processes.
+# --vfio-device, verbs-remote and ofi-remote without --peer, and whatever else this host
+# lacks) give the same TAP, JSON and JUnit with the plan as without it (FORKPIN_SKIP_PLAN=0:
+# one process per case), durations and time stamps aside, and the planned run forks fewer
+# processes.
 # usage: tests/integration/skip_plan.sh FORKPIN
 fp=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-sel=(-b iouring,vfio,verbs-remote,guptest,iommufd-mock -m anon,hugetlb-1g,memfd --seed 7)
+sel=(-b iouring,vfio,verbs-remote,ofi-remote,guptest,iommufd-mock -m anon,hugetlb-1g,memfd --seed 7)
 run() { # run NAME [ENV...]: one run into $tmp/NAME.{tap,json,xml}, its exit code in NAME.rc
 	local name=$1
 	shift
