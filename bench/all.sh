@@ -36,7 +36,7 @@ bad=0
 if [ "$quick" = 1 ]; then
 	n=50 rounds=1 runs=1 secs=2 mib=64 rep=1
 else
-	n=300 rounds=3 runs=3 secs=5 mib=512 rep=3
+	n=1000 rounds=5 runs=3 secs=5 mib=512 rep=5
 fi
 
 # row BENCHMARK FIGURE TARGET MET
