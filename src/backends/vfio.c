@@ -448,10 +448,28 @@ static const char *vfio_devices_given(struct fp_dev *dev)
 	return opt;
 }
 
-/* No device given for this run: every open fails alike before it acquires anything. */
+/* The IOMMU front end of @dev's row (vfio_modes[]); Type1v2 for the plain vfio row. */
+static void vfio_pick_iommu(struct fp_dev *dev, struct vfio_iommu *iommu)
+{
+	iommu->dev = dev;
+	iommu->ops = &vfio_type1_ops;
+	for (size_t i = 0; i < FP_ARRAY_SIZE(vfio_modes); i++)
+		if (vfio_modes[i].be == dev->be) {
+			iommu->ops = vfio_modes[i].ops;
+			iommu->mode = vfio_modes[i].mode;
+		}
+}
+
+/* No device given for this run, or a front end this kernel lacks (iommufd): every open fails
+ * alike before it acquires anything. */
 static int vfio_plan(struct fp_dev *dev)
 {
-	return vfio_devices_given(dev) ? 0 : -ENODEV;
+	struct vfio_iommu iommu = {0};
+
+	if (!vfio_devices_given(dev))
+		return -ENODEV;
+	vfio_pick_iommu(dev, &iommu);
+	return iommu.ops->plan ? iommu.ops->plan(&iommu) : 0;
 }
 
 static int vfio_open(struct fp_dev *dev)
@@ -472,13 +490,7 @@ static int vfio_open(struct fp_dev *dev)
 	st->pci.fd = -1;
 	st->pci.dev = dev;
 	st->pci.bdf = st->bdf;
-	st->iommu.dev = dev;
-	st->iommu.ops = &vfio_type1_ops;
-	for (size_t i = 0; i < FP_ARRAY_SIZE(vfio_modes); i++)
-		if (vfio_modes[i].be == dev->be) {
-			st->iommu.ops = vfio_modes[i].ops;
-			st->iommu.mode = vfio_modes[i].mode;
-		}
+	vfio_pick_iommu(dev, &st->iommu);
 	if (!vfio_bdf_at(opt, dev->unit, st->bdf, sizeof(st->bdf))) {
 		ret = fp_dev_error(dev, -EINVAL,
 				   "--vfio-device '%s': entry %u is not a PCI address "

@@ -70,6 +70,13 @@ struct vfio_iommu_ops {
 	int (*unmap)(struct vfio_iommu *iommu, uint64_t iova, size_t len);
 	/* close - release the context (unmaps what is left). Called once after open. */
 	void (*close)(struct vfio_iommu *iommu);
+	/*
+	 * plan - optional: whether this front end can work on this kernel at all, asked once
+	 * per run without a device (the per-run SKIP plan, backend.h). 0, or -ENODEV described
+	 * exactly as open's first check describes it (the same function decides both); nothing
+	 * is left open.
+	 */
+	int (*plan)(struct vfio_iommu *iommu);
 };
 
 extern const struct vfio_iommu_ops vfio_type1_ops;

@@ -125,6 +125,31 @@ static void iommufd_release(struct iommufd_state *st)
 	free(st);
 }
 
+/*
+ * /dev/iommu opened into *@fd, or -ENODEV described. Open checks it before anything that
+ * names the device, so the reason a kernel without iommufd gives is the same for every device
+ * and the per-run plan can give it once.
+ */
+static int iommufd_open_iommu(struct vfio_iommu *iommu, int *fd)
+{
+	*fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	return fp_dev_error(iommu->dev, -ENODEV,
+			    "open(/dev/iommu): %s: needs a kernel with CONFIG_IOMMUFD "
+			    "(6.2+; not in Debian's kernels: setup/kernel/build stock) and root",
+			    strerror(errno));
+}
+
+static int iommufd_plan(struct vfio_iommu *iommu)
+{
+	int fd, ret = iommufd_open_iommu(iommu, &fd);
+
+	if (!ret)
+		close(fd);
+	return ret;
+}
+
 static int iommufd_open(struct vfio_iommu *iommu, const char *bdf, int *device_fd)
 {
 	struct vfio_device_bind_iommufd bind = {.argsz = sizeof(bind)};
@@ -140,18 +165,11 @@ static int iommufd_open(struct vfio_iommu *iommu, const char *bdf, int *device_f
 	st->iommufd = -1;
 	iommu->mode = "iommufd";
 
-	ret = iommufd_cdev_name(iommu, bdf, name, sizeof(name));
+	ret = iommufd_open_iommu(iommu, &st->iommufd);
+	if (!ret)
+		ret = iommufd_cdev_name(iommu, bdf, name, sizeof(name));
 	if (ret)
 		goto err;
-	st->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (st->iommufd < 0) {
-		ret = fp_dev_error(iommu->dev, -ENODEV,
-				   "open(/dev/iommu): %s: needs a kernel with CONFIG_IOMMUFD "
-				   "(6.2+; not in Debian's kernels: setup/kernel/build stock) and "
-				   "root",
-				   strerror(errno));
-		goto err;
-	}
 	ret = iommufd_open_cdev(iommu, name, &fd);
 	if (ret)
 		goto err;
@@ -248,4 +266,5 @@ const struct vfio_iommu_ops vfio_iommufd_ops = {
     .map = iommufd_map,
     .unmap = iommufd_unmap,
     .close = iommufd_close,
+    .plan = iommufd_plan,
 };
