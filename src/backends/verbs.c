@@ -1059,10 +1059,12 @@ out_unmap:
 }
 
 /*
- * The per-run SKIP plan: no usable device for this run when check_options found none. It
- * takes open's own first steps (fork-init, the target, verbs_resolve), so a SKIP planned here
- * has the message every case's open would have given. A port that was ACTIVE at the start is
- * never planned away: losing it later is each case's error to report.
+ * The per-run SKIP plan: no usable device for this run when check_options found none, or a
+ * device that open rules out for the whole run (verbs_device_usable: rxe's RNR lockup, no
+ * ODP for the @odp row). It takes open's own steps (fork-init, the target, verbs_resolve,
+ * verbs_device_usable), so a SKIP planned here has the message every case's open would have
+ * given. A port that was ACTIVE at the start and cannot be resolved now is not planned away:
+ * losing it is each case's error to report.
  */
 static int verbs_plan_common(struct fp_dev *dev, bool odp)
 {
