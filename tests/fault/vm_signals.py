@@ -160,10 +160,14 @@ def incomplete_run(tag, args, why, sig=None):
     ok(good and n >= max(seen, 1), f"{tag}: JSON and JUnit incomplete, with {n} cases done",
        detail)
     stopped = rep.get("stopped", "") if isinstance(rep, dict) else ""
-    ok(re.search(r" during \S+/\S+/\S+", stopped) and
-       (sig or stopped.startswith(why)),
-       f"{tag}: the report says why and names the case running: {stopped}")
     cases = rep.get("cases", []) if isinstance(rep, dict) else []
+    # Stopped while a case ran, the report names it; stopped in the hand-over between two
+    # cases (rare: CI saw it once at load), none ran, and it says how many were done: both are
+    # right, and which one a run gets is timing.
+    ok((re.search(r" during \S+/\S+/\S+", stopped) or
+        re.search(rf" after {len(cases)} of \d+ cases$", stopped)) and
+       (sig or stopped.startswith(why)),
+       f"{tag}: the report says why and names the case running, or the cases done: {stopped}")
     ok(not isinstance(suite, str) and suite.get("tests") == str(len(cases) + 1) and
        all(c.get("id") and c.get("result") for c in cases),
        f"{tag}: every case whole, the JUnit suite has them and the error")
